@@ -1,0 +1,1 @@
+"""The ``autointerp`` command line (typer)."""

@@ -1,0 +1,1 @@
+"""FIND-style suites, ground-truth harness, scorers, and performance benchmarks (evals/perf)."""

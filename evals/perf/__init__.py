@@ -1,0 +1,1 @@
+"""Performance benchmarks: each prints a table with a same-run baseline and ratios; none asserts on time."""

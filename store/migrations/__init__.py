@@ -1,0 +1,1 @@
+"""Alembic migrations of the store. Run them with `store.migrate` (no alembic.ini needed)."""

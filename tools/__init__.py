@@ -1,0 +1,1 @@
+"""Tools the agent calls, and the model runtime they stand on."""

@@ -1,0 +1,1 @@
+"""Celery workers (gpu and cpu queues), batch labeling and checkpoint audits."""
