@@ -54,3 +54,118 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.dispose()
+
+
+# --------------------------------------------------------------------------------------------------
+# Models: tiny random models built from a config (fast), and the real embedded model (slow)
+# --------------------------------------------------------------------------------------------------
+
+TINY_TEXTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "A cat sat on the mat and looked at the moon.",
+    "Paris is the capital of France; Rome is the capital of Italy.",
+    "One, two, three, four, five, six, seven, eight, nine, ten.",
+    "She said: 'I will be there at 10:30 tomorrow morning.'",
+    "def add(a, b):\n    return a + b",
+]
+
+
+def _tiny_tokenizer(folder: Path) -> None:
+    """Train a small byte-level BPE tokenizer offline and save it as a fast HF tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(TINY_TEXTS * 20, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|endoftext|>")
+    fast.save_pretrained(folder)
+
+
+def build_tiny_model(folder: Path, family: str, seed: int = 0) -> Path:
+    """A randomly initialised 4-layer model of ``family`` ("llama" or "gpt2") saved to ``folder``."""
+    import torch
+    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+
+    folder.mkdir(parents=True, exist_ok=True)
+    _tiny_tokenizer(folder)
+    if family == "llama":
+        config = LlamaConfig(
+            vocab_size=400, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=True,
+        )
+    else:
+        config = GPT2Config(vocab_size=400, n_embd=64, n_layer=4, n_head=4, n_positions=128, n_inner=96)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config)
+    # Random init leaves some weights tiny; scale up so activations are far from zero everywhere.
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.ndim == 2:
+                param.mul_(3.0)
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder of a tiny random Llama-family model with its own tokenizer."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), "llama")
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder of a tiny random GPT-2 model with its own tokenizer."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-gpt2"), "gpt2")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh cache home (and default SQLite store) for one test, set in the environment."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("AUTOINTERP_HOME", str(path))
+    monkeypatch.delenv("AUTOINTERP_DB", raising=False)
+    return path
+
+
+def shared_model_home() -> Path:
+    """Cache home for the embedded model's converted weights, shared by every test run (converted once)."""
+    from store.settings import Settings
+
+    configured = os.environ.get("AUTOINTERP_TEST_MODEL_HOME")
+    return Path(configured) if configured else Settings().home
+
+
+@pytest.fixture(scope="session")
+def embedded_home() -> Path:
+    """The shared home with the embedded model fetched and converted."""
+    from tools.embedded import ensure_embedded
+
+    path = shared_model_home()
+    path.mkdir(parents=True, exist_ok=True)
+    ensure_embedded(path)
+    return path
+
+
+@pytest.fixture
+def home_with_embedded(home: Path, embedded_home: Path) -> Path:
+    """A fresh cache home whose models/ and downloads/ link to the shared converted embedded model."""
+    home.mkdir(parents=True, exist_ok=True)
+    for name in ("models", "downloads"):
+        if (embedded_home / name).is_dir():
+            (home / name).symlink_to(embedded_home / name, target_is_directory=True)
+    return home
+
+
+@pytest.fixture(scope="session")
+def embedded_runtime(embedded_home: Path):  # type: ignore[no-untyped-def]
+    """The real SmolLM2-135M-Instruct in a runtime (loaded once per session)."""
+    from store.settings import Settings
+    from tools.model_loading import load_model
+    from tools.runtime import ModelRuntime
+
+    return ModelRuntime(load_model("smollm2-135m", Settings(home=embedded_home)))

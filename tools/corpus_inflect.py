@@ -1,14 +1,36 @@
-"""English inflection helpers for the built-in corpus: plurals, articles, verb forms, numbers."""
+"""English text helpers for the built-in corpus: plurals, articles, verb forms, numbers, casing,
+and ASCII identifiers."""
 
 from __future__ import annotations
+
+import re
+import unicodedata
 
 from tools.corpus_words import IRREGULAR_PLURALS, UNCOUNTABLE
 
 _ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
-    " sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "zero ten twenty thirty forty fifty sixty seventy eighty ninety".split()
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+)
+_TENS = ("zero", "ten", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 _ORDINAL_WORDS = {
     "one": "first",
     "two": "second",
@@ -18,7 +40,9 @@ _ORDINAL_WORDS = {
     "nine": "ninth",
     "twelve": "twelfth",
 }
-_SMALL_WORDS = frozenset("a an and as at but by for in of on or the to with from into".split())
+_SMALL_WORDS = frozenset(
+    ("a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to", "with", "from")
+)
 _AN_EXCEPTIONS = ("uni", "use", "usu", "eu", "one", "once", "ewe", "ukulele", "utensil")
 _AN_SILENT_H = ("hour", "honest", "honour", "heir")
 
@@ -51,6 +75,9 @@ def article(phrase: str) -> str:
         return "an " + phrase
     if lower[:1] in ("a", "e", "i", "o", "u") and not lower.startswith(_AN_EXCEPTIONS):
         return "an " + phrase
+    first = phrase.split(" ")[0].split("-")[0]
+    if len(first) > 1 and first.isupper():  # an acronym is read letter by letter: "an MRI", "a USB"
+        return ("an " if first[0] in "AEFHILMNORSX" else "a ") + phrase
     if phrase.startswith("X-"):
         return "an " + phrase
     return "a " + phrase
@@ -152,3 +179,15 @@ def title_case(text: str) -> str:
         else:
             out.append(capitalise(word))
     return " ".join(out)
+
+
+def ascii_fold(text: str) -> str:
+    """Strip accents and drop anything outside ASCII letters, digits, '.', '-' and '_'."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9._-]+", "", folded.replace(" ", "-"))
+
+
+def identifier(text: str) -> str:
+    """Turn a word or phrase into a snake_case Python identifier."""
+    ident = re.sub(r"[^a-z0-9]+", "_", ascii_fold(text.replace(" ", "_")).lower()).strip("_")
+    return ident if ident and not ident[0].isdigit() else "x_" + ident

@@ -126,7 +126,7 @@ the Philippines | Filipino | Filipino | Manila | Asia | peso | Manila, Cebu, Dav
 Australia | Australian | English | Canberra | Oceania | dollar | Sydney, Melbourne, Perth, Brisbane
 New Zealand | New Zealand | English | Wellington | Oceania | dollar | Auckland, Wellington
 Canada | Canadian | English | Ottawa | North America | dollar | Toronto, Montreal, Vancouver
-the United States | American | English | Washington | North America | dollar | New York, Chicago, Boston, Seattle, Denver, New Orleans
+the United States | American | English | Washington | North America | dollar | New York, Boston, Seattle
 Mexico | Mexican | Spanish | Mexico City | North America | peso | Mexico City, Guadalajara, Oaxaca
 Cuba | Cuban | Spanish | Havana | North America | peso | Havana, Santiago de Cuba
 Jamaica | Jamaican | English | Kingston | North America | dollar | Kingston, Montego Bay

@@ -272,12 +272,11 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     ),
     "planet": _w("Mercury, Venus, Earth, Mars, Jupiter, Saturn, Uranus, Neptune"),
     "direction": _w(
-        "north, south, east, west, northeast, northwest, southeast, southwest, uphill, downhill,"
-        "upstairs, downstairs, inland, upstream, downstream"
+        "north, south, east, west, northeast, northwest, southeast, southwest, north-northeast,"
+        "south-southwest"
     ),
     "month": _w(
-        "January, February, March, April, May, June, July, August, September, October, November,"
-        "December"
+        "January, February, March, April, May, June, July, August, September, October, November,December"
     ),
     "weekday": _w("Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday"),
     "season": _w("spring, summer, autumn, winter"),
@@ -396,9 +395,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 """Semantic categories, each a tuple of member words or phrases."""
 
-ADJECTIVE_CATEGORIES: frozenset[str] = frozenset(
-    {"colour", "emotion", "trait", "taste", "weather_adj"}
-)
+ADJECTIVE_CATEGORIES: frozenset[str] = frozenset({"colour", "emotion", "trait", "taste", "weather_adj"})
 """Categories whose members are adjectives (never pluralised)."""
 
 UNCOUNTABLE: frozenset[str] = frozenset(
@@ -564,6 +561,7 @@ def _verb_table(text: str) -> tuple[tuple[str, str, str], ...]:
 
 VERBS: dict[str, tuple[tuple[str, str, str], ...]] = {k: _verb_table(v) for k, v in _VERBS.items()}
 """Verb classes; each verb is (base, past, -ing form). Templates use e.g. ``{v_motion:past}``."""
+
 
 def _grades(text: str) -> tuple[tuple[str, str, str], ...]:
     """Parse "big/bigger/biggest, ..." into (positive, comparative, superlative) triples."""

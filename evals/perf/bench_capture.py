@@ -1,0 +1,156 @@
+"""Benchmark: capture overhead, early stop, and exemplar-cache throughput on the embedded model.
+
+Run ``make bench`` (or ``python -m evals.perf.bench_capture``). Prints a table; asserts nothing
+about time. Every ratio is against a baseline measured in the same run:
+
+1. capture of all MLP neurons of all 30 layers vs a plain forward of the same model and batch
+   (ratio = plain time / capture time; >= 0.95 means capture costs at most ~5% over the plain pass);
+2. exemplar-cache build for layer 1 vs layer 28 (ratio = layer-28 time / layer-1 time; early stop);
+3. cache-build throughput (tokens/s) and peak resident memory, each build in a fresh process,
+   next to the peak of a process that only loads the model, at two corpus sizes (memory must not
+   grow with the corpus).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from store.settings import Settings
+from tools.corpus import load_corpus
+from tools.embedded import EMBEDDED_NAME
+from tools.exemplars import CacheSpec, build_exemplar_cache, scoring_skip
+from tools.model_loading import load_model
+from tools.runtime import ModelRuntime
+from tools.windows import iter_windows
+
+
+def _timed(fn: Any, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_capture(runtime: ModelRuntime, batch: int, ctx: int, repeats: int) -> dict[str, float]:
+    """Median seconds of plain forwards and of capturing every MLP neuron of every layer."""
+    corpus = load_corpus("builtin")
+    windows = list(iter_windows(corpus, runtime.loaded.tokenizer, ctx, batch * ctx))
+    ids = torch.tensor(windows[:batch])
+    model = runtime.model
+    sites = [f"L{layer}.mlp" for layer in range(runtime.shape.n_layers)]
+
+    def plain() -> None:
+        with torch.inference_mode():
+            model(input_ids=ids, use_cache=False)
+
+    def plain_base() -> None:
+        with torch.inference_mode():
+            model.model(input_ids=ids, use_cache=False)
+
+    def capture() -> None:
+        runtime.forward(ids, None, sites)
+
+    def capture_logits() -> None:
+        runtime.forward(ids, None, sites, logits=True)
+
+    return {
+        "plain": _timed(plain, repeats),
+        "plain_base": _timed(plain_base, repeats),
+        "capture": _timed(capture, repeats),
+        "capture_logits": _timed(capture_logits, repeats),
+    }
+
+
+def child_build(layer: int, tokens: int, home: str) -> dict[str, float]:
+    """In this process: build one cache (or only load the model when layer < 0); time and peak RSS."""
+    settings = Settings(home=Path(home))
+    runtime = ModelRuntime(load_model(EMBEDDED_NAME, settings))
+    result: dict[str, float] = {"seconds": 0.0, "tokens": 0.0}
+    if layer >= 0:
+        corpus = load_corpus("builtin")
+        spec = CacheSpec(
+            model_name=EMBEDDED_NAME, model_digest=runtime.loaded.digest, site=f"L{layer}.mlp",
+            corpus=corpus.spec, corpus_digest=corpus.digest(), max_tokens=tokens,
+            skip_first=scoring_skip(runtime.loaded.tokenizer),
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            report = build_exemplar_cache(runtime, spec, corpus, Path(tmp) / "c.safetensors", progress=False)
+        result = {"seconds": report.seconds, "tokens": float(report.n_tokens)}
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def _run_child(layer: int, tokens: int, home: str) -> dict[str, float]:
+    cmd = [sys.executable, "-m", "evals.perf.bench_capture", "--child", str(layer), str(tokens), home]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", nargs=3, metavar=("LAYER", "TOKENS", "HOME"), help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=8, help="contexts per forward in the capture test")
+    parser.add_argument("--ctx", type=int, default=128, help="tokens per context in the capture test")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=16_384, help="tokens per cache build")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child_build(int(args.child[0]), int(args.child[1]), args.child[2])))
+        return
+
+    settings = Settings()
+    home = str(settings.ensure_home())
+    runtime = ModelRuntime(load_model(EMBEDDED_NAME, settings))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {EMBEDDED_NAME} float32 on cpu\n")
+
+    t = bench_capture(runtime, args.batch, args.ctx, args.repeats)
+    n_tok = args.batch * args.ctx
+    rows: list[tuple[str, str, str]] = [
+        ("plain forward with logits (baseline)", f"{t['plain'] * 1e3:.0f} ms", "1.00"),
+        ("capture all 30x1536 MLP neurons (stops after L29.mlp)", f"{t['capture'] * 1e3:.0f} ms",
+         f"{t['plain'] / t['capture']:.2f}"),
+        ("capture all MLP neurons + logits (full pass)", f"{t['capture_logits'] * 1e3:.0f} ms",
+         f"{t['plain'] / t['capture_logits']:.2f}"),
+        ("plain forward without lm_head (2nd baseline)", f"{t['plain_base'] * 1e3:.0f} ms", "-"),
+        ("capture all MLP neurons vs 2nd baseline", "", f"{t['plain_base'] / t['capture']:.2f}"),
+    ]
+
+    small, large = args.tokens, args.tokens * 4
+    load_only = _run_child(-1, 0, home)
+    builds = {layer: _run_child(layer, small, home) for layer in (1, 12, 28)}
+    big = _run_child(12, large, home)
+    ratio = builds[28]["seconds"] / builds[1]["seconds"]
+    rows.append(("cache build layer 28 / layer 1 time (early stop)",
+                 f"{builds[28]['seconds']:.1f} s / {builds[1]['seconds']:.1f} s", f"{ratio:.2f}"))
+    for layer, b in builds.items():
+        rows.append((f"cache build L{layer}.mlp, {int(b['tokens']):,} tokens",
+                     f"{b['tokens'] / b['seconds']:,.0f} tok/s", f"peak {b['peak_rss_mb']:,.0f} MB"))
+    rows.append((f"cache build L12.mlp, {int(big['tokens']):,} tokens (4x corpus)",
+                 f"{big['tokens'] / big['seconds']:,.0f} tok/s", f"peak {big['peak_rss_mb']:,.0f} MB"))
+    rows.append(("process that only loads the model (memory baseline)", "", f"peak {load_only['peak_rss_mb']:,.0f} MB"))
+
+    width = max(len(r[0]) for r in rows)
+    print(f"capture batch: {args.batch} x {args.ctx} = {n_tok} tokens, median of {args.repeats}\n")
+    print(f"{'measurement':<{width}}  {'time / speed':>22}  {'ratio / memory':>16}")
+    print("-" * (width + 42))
+    for name, value, ratio_text in rows:
+        print(f"{name:<{width}}  {value:>22}  {ratio_text:>16}")
+
+
+if __name__ == "__main__":
+    main()
