@@ -20,12 +20,18 @@ def run_demo(console: Console, *, layer: int = 6, max_tokens: int = 60_000, unit
     console.rule(f"1. the embedded model ({EMBEDDED_NAME})")
     runtime = open_runtime(EMBEDDED_NAME, settings, batch_size=32)
     shape = runtime.shape
-    console.print(f"{runtime.loaded.path}\n{shape.n_layers} layers, d_model {shape.d_model}, "
-                  f"{shape.d_mlp} MLP neurons per layer, weights sha256 {runtime.loaded.digest[:16]}")
+    console.print(
+        f"{runtime.loaded.path}\n{shape.n_layers} layers, d_model {shape.d_model}, "
+        f"{shape.d_mlp} MLP neurons per layer, weights sha256 {runtime.loaded.digest[:16]}"
+    )
     console.rule(f"2. exemplar cache for layer {layer} (builtin corpus, {max_tokens:,} tokens)")
     engine = store_for(settings)
     built = build_site_cache(runtime, engine, settings, f"L{layer}.mlp", max_tokens=max_tokens)
-    speed = "reused from an earlier run" if built.reused else f"{built.seconds:.1f}s, {built.tokens_per_second:,.0f} tokens/s"
+    speed = (
+        "reused from an earlier run"
+        if built.reused
+        else f"{built.seconds:.1f}s, {built.tokens_per_second:,.0f} tokens/s"
+    )
     console.print(f"{built.n_contexts} contexts x {built.ctx_len} tokens ({speed})\n{built.path}")
     cache, _ = open_site_cache(engine, runtime.loaded, f"L{layer}.mlp")
     selectivity = cache.stat_column("max") / cache.stat_column("std").clamp_min(1e-6)
@@ -34,11 +40,18 @@ def run_demo(console: Console, *, layer: int = 6, max_tokens: int = 60_000, unit
     for index in chosen:
         result = unit_exemplars(runtime, cache, f"L{layer}.mlp.{index}", k=k, per_quantile=0)
         s = result.stats
-        console.print(f"\n[bold]{result.unit}[/bold]  max {s['max']:.3f}  mean {s['mean']:+.4f}  "
-                      f"std {s['std']:.4f}  max/std {selectivity[index]:.1f}")
+        console.print(
+            f"\n[bold]{result.unit}[/bold]  max {s['max']:.3f}  mean {s['mean']:+.4f}  "
+            f"std {s['std']:.4f}  max/std {selectivity[index]:.1f}"
+        )
         for e in result.exemplars:
             peak = max(range(len(e.activations)), key=lambda i: e.activations[i])
-            console.print(f"  {e.max:6.2f} [bold]{e.tokens[peak]!r:>14}[/bold]  ",
-                          highlighted(e.tokens, e.activations, s["max"]), sep="")
-    console.print("\nHighlighted tokens: activation ≥ 0.3 x the neuron's max (darker = stronger). "
-                  "See `autointerp exemplars --model smollm2-135m --unit L{layer}.mlp.N` for quantile samples.")
+            console.print(
+                f"  {e.max:6.2f} [bold]{e.tokens[peak]!r:>14}[/bold]  ",
+                highlighted(e.tokens, e.activations, s["max"]),
+                sep="",
+            )
+    console.print(
+        "\nHighlighted tokens: activation ≥ 0.3 x the neuron's max (darker = stronger). "
+        "See `autointerp exemplars --model smollm2-135m --unit L{layer}.mlp.N` for quantile samples."
+    )

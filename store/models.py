@@ -336,9 +336,7 @@ class Explanation(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     subject_id: int = Field(foreign_key="subject.id", ondelete="CASCADE", index=True)
-    investigation_id: int | None = Field(
-        default=None, foreign_key="investigation.id", ondelete="SET NULL", index=True
-    )
+    investigation_id: int | None = Field(default=None, foreign_key="investigation.id", ondelete="SET NULL", index=True)
     label: str
     description: str = Field(sa_type=sa.Text)
     code: str | None = Field(default=None, sa_type=sa.Text)

@@ -102,9 +102,7 @@ def get_model_record(engine: Engine, name: str, weights_digest: str) -> ModelRec
 # --------------------------------------------------------------------------------------------------
 
 
-def get_or_create_subject(
-    engine: Engine, model_id: int | None, kind: SubjectKind | str, address: str
-) -> Subject:
+def get_or_create_subject(engine: Engine, model_id: int | None, kind: SubjectKind | str, address: str) -> Subject:
     """The subject at ``address`` of model ``model_id`` (None for a suite function), made if new.
 
     Raises `InputError` for an unknown kind, or when the address is already stored with another kind.
@@ -125,9 +123,7 @@ def get_or_create_subject(
             db.add(row)
             db.flush()
         elif row.kind != subject_kind:
-            raise InputError(
-                f"subject {address!r} is stored as kind {row.kind.value!r}, not {subject_kind.value!r}"
-            )
+            raise InputError(f"subject {address!r} is stored as kind {row.kind.value!r}, not {subject_kind.value!r}")
         return row
 
     return _idempotent_write(engine, write)

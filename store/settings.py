@@ -48,8 +48,7 @@ class Settings(BaseSettings):
             home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(
-                f"cache home {home} cannot be created ({exc.strerror}); "
-                "set AUTOINTERP_HOME to a writable folder"
+                f"cache home {home} cannot be created ({exc.strerror}); set AUTOINTERP_HOME to a writable folder"
             ) from exc
         if not os.access(home, os.W_OK | os.X_OK):
             raise ConfigError(f"cache home {home} is not writable; set AUTOINTERP_HOME to a writable folder")

@@ -12,14 +12,22 @@ from typing import Any
 CLI = [sys.executable, "-m", "autointerp"]
 
 
-def run_cli(*args: str, home: Path | None = None, env: dict[str, str] | None = None,
-            timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, home: Path | None = None, env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
     """Run ``autointerp ARGS``; ``home`` becomes AUTOINTERP_HOME."""
     full_env = {**os.environ, **(env or {})}
     if home is not None:
         full_env["AUTOINTERP_HOME"] = str(home)
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=timeout,
-                          check=False, cwd=Path(__file__).parent.parent)
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+        cwd=Path(__file__).parent.parent,
+    )
 
 
 def cli_json(*args: str, home: Path | None = None, env: dict[str, str] | None = None) -> Any:
@@ -41,8 +49,9 @@ def assert_clean_error(proc: subprocess.CompletedProcess[str], *fragments: str) 
     return message
 
 
-def call_cli(*args: str, home: Path | None = None, env: dict[str, str] | None = None
-             ) -> subprocess.CompletedProcess[str]:
+def call_cli(
+    *args: str, home: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI's real entry point (``autointerp.cli.main.main``) in this process: same code, no start-up cost."""
     import contextlib
     import io

@@ -95,8 +95,14 @@ def build_tiny_model(folder: Path, family: str, seed: int = 0) -> Path:
     _tiny_tokenizer(folder)
     if family == "llama":
         config = LlamaConfig(
-            vocab_size=400, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=True,
+            vocab_size=400,
+            hidden_size=64,
+            intermediate_size=96,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=128,
+            tie_word_embeddings=True,
         )
     else:
         config = GPT2Config(vocab_size=400, n_embd=64, n_layer=4, n_head=4, n_positions=128, n_inner=96)

@@ -13,8 +13,21 @@ from tests.cli_helpers import assert_clean_error, call_cli, cli_json, run_cli
 @pytest.fixture
 def built(tiny_llama_dir: Path, home: Path) -> dict[str, object]:
     """A cache of L1.mlp of the tiny model, built through the CLI into a fresh home."""
-    result = cli_json("cache", "build", "--model", str(tiny_llama_dir), "--layer", "1", "--max-tokens", "4000",
-                      "--ctx", "16", "-k", "5", home=home)
+    result = cli_json(
+        "cache",
+        "build",
+        "--model",
+        str(tiny_llama_dir),
+        "--layer",
+        "1",
+        "--max-tokens",
+        "4000",
+        "--ctx",
+        "16",
+        "-k",
+        "5",
+        home=home,
+    )
     assert isinstance(result, dict)
     return result
 
@@ -22,11 +35,23 @@ def built(tiny_llama_dir: Path, home: Path) -> dict[str, object]:
 def test_models_info_and_activations(tiny_llama_dir: Path, tiny_gpt2_dir: Path, home: Path) -> None:
     info = cli_json("models", "info", str(tiny_llama_dir), home=home)
     assert {k: info[k] for k in ("n_layers", "d_model", "d_mlp", "n_heads")} == {
-        "n_layers": 4, "d_model": 64, "d_mlp": 96, "n_heads": 4}
+        "n_layers": 4,
+        "d_model": 64,
+        "d_mlp": 96,
+        "n_heads": 4,
+    }
     assert "L3.attn.h3" in info["sites"] and "L0.resid_pre" in info["sites"] and info["family"] == "llama"
     assert cli_json("models", "info", str(tiny_gpt2_dir), home=home)["family"] == "gpt2"
-    acts = cli_json("activations", "--model", str(tiny_llama_dir), "--unit", "L2.mlp.7", "--text",
-                    "The cat sat.", home=home)
+    acts = cli_json(
+        "activations",
+        "--model",
+        str(tiny_llama_dir),
+        "--unit",
+        "L2.mlp.7",
+        "--text",
+        "The cat sat.",
+        home=home,
+    )
     assert acts["unit"] == "L2.mlp.7" and acts["model"] == str(tiny_llama_dir)
     assert len(acts["tokens"]) == len(acts["activations"]) == len(acts["token_ids"]) > 0
     head = cli_json("activations", "-m", str(tiny_llama_dir), "-u", "L1.attn.h2", "-t", "The cat sat.", home=home)
@@ -35,8 +60,18 @@ def test_models_info_and_activations(tiny_llama_dir: Path, tiny_gpt2_dir: Path, 
 
 def test_human_output_and_json_file(tiny_llama_dir: Path, home: Path, tmp_path: Path) -> None:
     out = tmp_path / "deep" / "acts.json"
-    proc = run_cli("activations", "-m", str(tiny_llama_dir), "-u", "L0.mlp.1", "-t", "A cat.", "--json",
-                   str(out), home=home)
+    proc = run_cli(
+        "activations",
+        "-m",
+        str(tiny_llama_dir),
+        "-u",
+        "L0.mlp.1",
+        "-t",
+        "A cat.",
+        "--json",
+        str(out),
+        home=home,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "activation" in proc.stdout and out.is_file()
 
@@ -44,13 +79,26 @@ def test_human_output_and_json_file(tiny_llama_dir: Path, home: Path, tmp_path: 
 def test_cache_build_then_exemplars(built: dict[str, object], tiny_llama_dir: Path, home: Path) -> None:
     assert built["site"] == "L1.mlp" and built["reused"] is False and built["n_contexts"] == 250
     assert Path(str(built["path"])).is_file()
-    again = cli_json("cache", "build", "--model", str(tiny_llama_dir), "--layer", "1", "--max-tokens", "4000",
-                     "--ctx", "16", "-k", "5", home=home)
+    again = cli_json(
+        "cache",
+        "build",
+        "--model",
+        str(tiny_llama_dir),
+        "--layer",
+        "1",
+        "--max-tokens",
+        "4000",
+        "--ctx",
+        "16",
+        "-k",
+        "5",
+        home=home,
+    )
     assert again["reused"] is True and again["cache_id"] == built["cache_id"]
     ex = cli_json("exemplars", "--model", str(tiny_llama_dir), "--unit", "L1.mlp.3", "-k", "3", home=home)
     assert ex["unit"] == "L1.mlp.3" and len(ex["exemplars"]) == 3
     first = ex["exemplars"][0]
-    assert set(first) == {"text", "tokens", "activations", "max"}
+    assert set(first) == {"text", "tokens", "token_ids", "activations", "max"}
     assert len(first["tokens"]) == len(first["activations"]) == 16
     assert first["max"] >= ex["exemplars"][1]["max"] >= ex["exemplars"][2]["max"]
     assert [q["quantile"] for q in ex["quantiles"]] == list(range(10))
@@ -70,40 +118,71 @@ def test_bad_input_gives_one_line_errors(tiny_llama_dir: Path, home: Path, tmp_p
     unreadable.write_bytes(b"")
     assert_clean_error(call_cli("models", "info", str(unreadable), home=home), "cannot read GGUF file")
     assert_clean_error(call_cli("activations", "-m", model, "-u", "L1.neuron.3", "-t", "x", home=home), "malformed")
-    assert_clean_error(call_cli("activations", "-m", model, "-u", "L9.mlp.3", "-t", "x", home=home),
-                       "layers 0..3")
-    assert_clean_error(call_cli("activations", "-m", model, "-u", "L1.mlp.500", "-t", "x", home=home),
-                       "valid indices are 0..95")
-    assert_clean_error(call_cli("activations", "-m", model, "-u", "L1.mlp", "-t", "x", home=home),
-                       "whole site, not a unit")
+    assert_clean_error(call_cli("activations", "-m", model, "-u", "L9.mlp.3", "-t", "x", home=home), "layers 0..3")
+    assert_clean_error(
+        call_cli("activations", "-m", model, "-u", "L1.mlp.500", "-t", "x", home=home),
+        "valid indices are 0..95",
+    )
+    assert_clean_error(
+        call_cli("activations", "-m", model, "-u", "L1.mlp", "-t", "x", home=home), "whole site, not a unit"
+    )
     assert_clean_error(call_cli("activations", "-m", model, "-u", "L1.mlp.3", "-t", "  ", home=home), "empty")
     assert_clean_error(call_cli("cache", "build", "-m", model, "--layer", "7", home=home), "layers 0..3")
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\xe9 au lait\n\nna\xefve".encode("latin-1"))
-    assert_clean_error(call_cli("cache", "build", "-m", model, "--layer", "1", "--corpus", str(latin1), home=home),
-                       "latin1.txt", "UTF-8")
-    assert_clean_error(call_cli("exemplars", "-m", model, "-u", "L2.mlp.1", home=home), "no exemplar cache",
-                       "autointerp cache build")
+    assert_clean_error(
+        call_cli("cache", "build", "-m", model, "--layer", "1", "--corpus", str(latin1), home=home),
+        "latin1.txt",
+        "UTF-8",
+    )
+    assert_clean_error(
+        call_cli("exemplars", "-m", model, "-u", "L2.mlp.1", home=home),
+        "no exemplar cache",
+        "autointerp cache build",
+    )
 
 
 def test_long_text_warns_and_truncates(tiny_llama_dir: Path, home: Path) -> None:
-    proc = run_cli("activations", "-m", str(tiny_llama_dir), "-u", "L0.mlp.0", "-t", "word " * 300, "--json", "-",
-                   home=home)
+    proc = run_cli(
+        "activations",
+        "-m",
+        str(tiny_llama_dir),
+        "-u",
+        "L0.mlp.0",
+        "-t",
+        "word " * 300,
+        "--json",
+        "-",
+        home=home,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "warning:" in proc.stderr and "truncated to the first 128" in proc.stderr
 
 
-def test_environment_errors_damage_nothing(built: dict[str, object], tiny_llama_dir: Path, home: Path,
-                                           tmp_path: Path) -> None:
+def test_environment_errors_damage_nothing(
+    built: dict[str, object], tiny_llama_dir: Path, home: Path, tmp_path: Path
+) -> None:
     db_file = home / "autointerp.db"
     before = sqlite3.connect(db_file).execute("select count(*) from exemplar_cache").fetchone()
     model = str(tiny_llama_dir)
     assert_clean_error(
-        call_cli("cache", "build", "-m", model, "--layer", "1", "--db", "postgresql+psycopg://u:pw@127.0.0.1:5999/x",
-                home=home),
-        "cannot connect", "u:***@127.0.0.1:5999")
-    assert_clean_error(call_cli("cache", "build", "-m", model, "--layer", "1", "--db", "nosuchdb://x", home=home),
-                       "nosuchdb")
+        call_cli(
+            "cache",
+            "build",
+            "-m",
+            model,
+            "--layer",
+            "1",
+            "--db",
+            "postgresql+psycopg://u:pw@127.0.0.1:5999/x",
+            home=home,
+        ),
+        "cannot connect",
+        "u:***@127.0.0.1:5999",
+    )
+    assert_clean_error(
+        call_cli("cache", "build", "-m", model, "--layer", "1", "--db", "nosuchdb://x", home=home), "nosuchdb"
+    )
     assert_clean_error(call_cli("models", "fetch", home=Path("/proc/autointerp-home")), "cache home")
     a_file = tmp_path / "plain-file"
     a_file.write_text("not a folder")
@@ -116,9 +195,21 @@ def test_environment_errors_damage_nothing(built: dict[str, object], tiny_llama_
 
 @pytest.mark.services
 def test_cache_build_on_postgres(tiny_llama_dir: Path, home: Path, pg_url: str) -> None:
-    result = cli_json("cache", "build", "-m", str(tiny_llama_dir), "--site", "L2.resid_post", "--max-tokens",
-                      "2000", "--ctx", "16", "--db", pg_url, home=home)
+    result = cli_json(
+        "cache",
+        "build",
+        "-m",
+        str(tiny_llama_dir),
+        "--site",
+        "L2.resid_post",
+        "--max-tokens",
+        "2000",
+        "--ctx",
+        "16",
+        "--db",
+        pg_url,
+        home=home,
+    )
     assert result["site"] == "L2.resid_post"
     ex = cli_json("exemplars", "-m", str(tiny_llama_dir), "-u", "L2.resid.5", "-k", "2", "--db", pg_url, home=home)
     assert len(ex["exemplars"]) == 2
-

@@ -80,8 +80,16 @@ def tiny_runtime(tiny_llama_dir: Path, tmp_path: Path) -> ModelRuntime:
 
 def _spec(runtime: ModelRuntime, site: str = "L1.mlp", **kw: object) -> CacheSpec:
     values: dict[str, object] = dict(
-        model_name="tiny", model_digest=runtime.loaded.digest, site=site, corpus="list", corpus_digest="d",
-        ctx_len=16, max_tokens=16 * 90, k=5, reservoir=30, skip_first=scoring_skip(runtime.loaded.tokenizer),
+        model_name="tiny",
+        model_digest=runtime.loaded.digest,
+        site=site,
+        corpus="list",
+        corpus_digest="d",
+        ctx_len=16,
+        max_tokens=16 * 90,
+        k=5,
+        reservoir=30,
+        skip_first=scoring_skip(runtime.loaded.tokenizer),
     )
     values.update(kw)
     return CacheSpec.model_validate(values)
@@ -147,8 +155,16 @@ def test_interrupted_build_resumes_to_the_same_result(tiny_runtime: ModelRuntime
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        build_exemplar_cache(tiny_runtime, spec, ListCorpus(), path, batch_size=8, checkpoint_every=2,
-                             progress=False, on_batch=stop_at)
+        build_exemplar_cache(
+            tiny_runtime,
+            spec,
+            ListCorpus(),
+            path,
+            batch_size=8,
+            checkpoint_every=2,
+            progress=False,
+            on_batch=stop_at,
+        )
     assert not path.exists()  # no half-written cache
     report = build_exemplar_cache(tiny_runtime, spec, ListCorpus(), path, batch_size=8, progress=False)
     assert report.resumed_from == 48

@@ -48,9 +48,7 @@ def _independent_capture(runtime: ModelRuntime, text: str, layer: int) -> dict[s
 def test_capture_matches_independent_hooks_and_ignores_padding(runtime: ModelRuntime) -> None:
     texts = [TINY_TEXTS[0], "Hi", TINY_TEXTS[2], TINY_TEXTS[5]]  # very different lengths: lots of padding
     head_dim = runtime.shape.head_dim
-    result = runtime.run(
-        texts, ["L2.mlp", "L2.mlp.5", "L2.resid_post", "L2.mlp_out", "L2.attn.h1"], logits="all"
-    )
+    result = runtime.run(texts, ["L2.mlp", "L2.mlp.5", "L2.resid_post", "L2.mlp_out", "L2.attn.h1"], logits="all")
     for i, text in enumerate(texts):
         ref = _independent_capture(runtime, text, 2)
         n = len(result.tokens[i])
@@ -107,8 +105,12 @@ def test_each_row_gets_its_own_intervention_in_one_forward(runtime: ModelRuntime
     together = runtime.run(texts, ["L3.resid_post"], ivs, logits="last")
     assert together.logits is not None
     for row, iv in enumerate([None, *ivs]):
-        alone = runtime.run([text], ["L3.resid_post"], [] if iv is None else [Intervention(
-            iv.target, iv.op, iv.value, rows=(0,), positions=iv.positions)], logits="last")
+        alone = runtime.run(
+            [text],
+            ["L3.resid_post"],
+            [] if iv is None else [Intervention(iv.target, iv.op, iv.value, rows=(0,), positions=iv.positions)],
+            logits="last",
+        )
         assert alone.logits is not None
         torch.testing.assert_close(together.logits[row], alone.logits[0], atol=1e-4, rtol=1e-4)
     assert not torch.allclose(together.logits[0], together.logits[1])
@@ -141,7 +143,9 @@ def test_patch_from_another_run(runtime: ModelRuntime) -> None:
     assert len(runtime.tokenize([a])[0]) == len(runtime.tokenize([b])[0])
     source = runtime.run([b], ["L0.resid_pre"], logits="all")
     patched = runtime.run(
-        [a, a], [], [Intervention("L0.resid_pre", "patch", source=source.captures["L0.resid_pre"][0], rows=(1,))],
+        [a, a],
+        [],
+        [Intervention("L0.resid_pre", "patch", source=source.captures["L0.resid_pre"][0], rows=(1,))],
         logits="all",
     )
     assert patched.logits is not None and source.logits is not None
@@ -149,8 +153,11 @@ def test_patch_from_another_run(runtime: ModelRuntime) -> None:
     assert not torch.allclose(patched.logits[0], source.logits[0])
     # One position only: the last token's residual at layer 2 from b; earlier positions are unchanged.
     src2 = runtime.run([b], ["L2.resid_pre"]).captures["L2.resid_pre"][0]
-    one = runtime.run([a], ["L2.resid_pre", "L3.resid_post"],
-                      [Intervention("L2.resid_pre", "patch", source=[src2], rows=(0,), positions=(-1,))])
+    one = runtime.run(
+        [a],
+        ["L2.resid_pre", "L3.resid_post"],
+        [Intervention("L2.resid_pre", "patch", source=[src2], rows=(0,), positions=(-1,))],
+    )
     clean = runtime.run([a], ["L2.resid_pre", "L3.resid_post"])
     torch.testing.assert_close(one.captures["L2.resid_pre"][0][-1], src2[-1])
     torch.testing.assert_close(one.captures["L3.resid_post"][0][:-1], clean.captures["L3.resid_post"][0][:-1])
@@ -218,7 +225,7 @@ def test_loader_errors(tmp_path: Path) -> None:
         load_model(str(bad), settings)
     not_model = tmp_path / "notes.txt"
     not_model.write_text("hello")
-    with pytest.raises(ModelLoadError, match="not a .gguf model"):
+    with pytest.raises(ModelLoadError, match=r"not a \.gguf model"):
         load_model(str(not_model), settings)
     empty_dir = tmp_path / "empty"
     empty_dir.mkdir()
@@ -230,12 +237,13 @@ def test_unsupported_architecture_is_named(tmp_path: Path, tiny_llama_dir: Path)
     from transformers import AutoModelForCausalLM, GPTNeoXConfig
 
     folder = tmp_path / "neox"
-    config = GPTNeoXConfig(vocab_size=400, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=64)
+    config = GPTNeoXConfig(
+        vocab_size=400, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
     AutoModelForCausalLM.from_config(config).save_pretrained(folder)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (folder / name).write_bytes((tiny_llama_dir / name).read_bytes())
-    with pytest.raises(ModelLoadError, match="'gpt_neox' is not supported yet; supported: .*gpt2.*llama"):
+    with pytest.raises(ModelLoadError, match=r"'gpt_neox' is not supported yet; supported: .*gpt2.*llama"):
         load_model(str(folder), Settings(home=tmp_path / "home"))
 
 

@@ -92,9 +92,7 @@ def table_names(engine: sa.Engine) -> set[str]:
 def schema_diff(engine: sa.Engine) -> list[object]:
     """What autogenerate would change to make the database match the models ([] = nothing)."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
-        )
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
         return list(compare_metadata(context, SQLModel.metadata))
 
 
@@ -270,9 +268,7 @@ def test_round_trip_of_every_table(engine: sa.Engine) -> None:
         )
         db.add(explanation)
         db.flush()
-        db.add(
-            GroundTruth(subject_id=pk(subject), suite="suite.jsonl", spec={"id": "7", "kind": "model_unit"})
-        )
+        db.add(GroundTruth(subject_id=pk(subject), suite="suite.jsonl", spec={"id": "7", "kind": "model_unit"}))
         db.add(Score(explanation_id=pk(explanation), metric="detection", value=0.9, details={"n": 40}))
 
     with session(engine) as db:
@@ -367,9 +363,7 @@ def test_session_rolls_back_on_error(engine: sa.Engine) -> None:
 
 def test_model_record_is_unique_on_name_and_weights(engine: sa.Engine) -> None:
     first = make_model(engine)
-    again = repo.upsert_model_record(
-        engine, ModelRecordCreate(name="gpt2", source="local", weights_digest=sha("w"))
-    )
+    again = repo.upsert_model_record(engine, ModelRecordCreate(name="gpt2", source="local", weights_digest=sha("w")))
     assert again.id == first.id and again.source == "hf"  # existing record returned unchanged
     assert make_model(engine, weights="other").id != first.id
     assert repo.get_model_record(engine, "gpt2", sha("w")) == first
@@ -383,9 +377,7 @@ def test_exemplar_cache_is_unique_on_its_key(engine: sa.Engine) -> None:
     model = make_model(engine)
     assert model.id is not None
     first = repo.record_exemplar_cache(engine, cache_data(model.id))
-    moved = repo.record_exemplar_cache(
-        engine, cache_data(model.id, path=Path("/cache/b.pt"), digest=sha("b"))
-    )
+    moved = repo.record_exemplar_cache(engine, cache_data(model.id, path=Path("/cache/b.pt"), digest=sha("b")))
     assert moved.id == first.id
     assert (moved.path, moved.digest) == ("/cache/b.pt", sha("b"))
     with pytest.raises(ConstraintError), session(engine) as db:
@@ -407,9 +399,7 @@ def test_find_exemplar_cache_filters_and_prefers_newest(engine: sa.Engine) -> No
     )
     found = repo.find_exemplar_cache(engine, model.id, "L3.mlp")
     assert found is not None and found.id == new.id
-    found = repo.find_exemplar_cache(
-        engine, model.id, "L3.mlp", ctx_len=64, k=20, corpus_digest=sha("corpus")
-    )
+    found = repo.find_exemplar_cache(engine, model.id, "L3.mlp", ctx_len=64, k=20, corpus_digest=sha("corpus"))
     assert found is not None and found.id == old.id
     assert repo.find_exemplar_cache(engine, model.id, "L3.mlp", ctx_len=256) is None
     found = repo.find_exemplar_cache(engine, model.id, "L3.mlp", ctx_len=256, status=None)
@@ -501,9 +491,7 @@ def test_concurrent_writers(engine: sa.Engine) -> None:
     assert len(set(ids)) == 1
 
 
-def test_default_url_is_the_sqlite_file_in_the_cache_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_url_is_the_sqlite_file_in_the_cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     monkeypatch.setenv("AUTOINTERP_HOME", str(home))
     monkeypatch.delenv("AUTOINTERP_DB", raising=False)

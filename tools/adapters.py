@@ -13,7 +13,7 @@ Supported families: the Llama family (Llama, SmolLM2, Mistral, Qwen2/Qwen3, and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -38,7 +38,8 @@ class ArchAdapter:
     family: str = ""
 
     def __init__(self, model: nn.Module, shape: ModelShape) -> None:
-        self.model = model
+        # Typed as Any: module paths differ per family and torch types submodules as Tensor | Module.
+        self.model: Any = model
         self.shape = shape
 
     def blocks(self) -> nn.ModuleList:
@@ -104,40 +105,40 @@ class LlamaAdapter(ArchAdapter):
 
     family = "llama"
 
-    def _block(self, layer: int) -> nn.Module:
+    def _block(self, layer: int) -> Any:
         return self.blocks()[layer]
 
     def blocks(self) -> nn.ModuleList:
         """The transformer blocks, in order."""
-        return self.model.model.layers  # type: ignore[no-any-return]
+        return self.model.model.layers
 
     def attention(self, layer: int) -> nn.Module:
         """The self-attention module of a block."""
-        return self._block(layer).self_attn  # type: ignore[no-any-return]
+        return self._block(layer).self_attn
 
     def attn_out_proj(self, layer: int) -> nn.Module:
         """``self_attn.o_proj``."""
-        return self._block(layer).self_attn.o_proj  # type: ignore[no-any-return]
+        return self._block(layer).self_attn.o_proj
 
     def mlp(self, layer: int) -> nn.Module:
         """The gated MLP."""
-        return self._block(layer).mlp  # type: ignore[no-any-return]
+        return self._block(layer).mlp
 
     def mlp_down_proj(self, layer: int) -> nn.Module:
         """``mlp.down_proj`` (nn.Linear, weight [d_model, d_mlp])."""
-        return self._block(layer).mlp.down_proj  # type: ignore[no-any-return]
+        return self._block(layer).mlp.down_proj
 
     def mlp_out_weight(self, layer: int) -> torch.Tensor:
         """Down-projection weight transposed to [d_mlp, d_model]."""
-        return self.mlp_down_proj(layer).weight.T  # type: ignore[no-any-return,operator]
+        return self._block(layer).mlp.down_proj.weight.T
 
     def final_norm(self) -> nn.Module:
         """``model.norm``."""
-        return self.model.model.norm  # type: ignore[no-any-return]
+        return self.model.model.norm
 
     def unembedding(self) -> torch.Tensor:
         """``lm_head.weight`` [vocab, d_model]."""
-        return self.model.lm_head.weight  # type: ignore[no-any-return]
+        return self.model.lm_head.weight
 
 
 class GPT2Adapter(ArchAdapter):
@@ -145,40 +146,40 @@ class GPT2Adapter(ArchAdapter):
 
     family = "gpt2"
 
-    def _block(self, layer: int) -> nn.Module:
+    def _block(self, layer: int) -> Any:
         return self.blocks()[layer]
 
     def blocks(self) -> nn.ModuleList:
         """``transformer.h``."""
-        return self.model.transformer.h  # type: ignore[no-any-return]
+        return self.model.transformer.h
 
     def attention(self, layer: int) -> nn.Module:
         """``attn``."""
-        return self._block(layer).attn  # type: ignore[no-any-return]
+        return self._block(layer).attn
 
     def attn_out_proj(self, layer: int) -> nn.Module:
         """``attn.c_proj``."""
-        return self._block(layer).attn.c_proj  # type: ignore[no-any-return]
+        return self._block(layer).attn.c_proj
 
     def mlp(self, layer: int) -> nn.Module:
         """``mlp``."""
-        return self._block(layer).mlp  # type: ignore[no-any-return]
+        return self._block(layer).mlp
 
     def mlp_down_proj(self, layer: int) -> nn.Module:
         """``mlp.c_proj`` (Conv1D, weight [d_mlp, d_model])."""
-        return self._block(layer).mlp.c_proj  # type: ignore[no-any-return]
+        return self._block(layer).mlp.c_proj
 
     def mlp_out_weight(self, layer: int) -> torch.Tensor:
         """Conv1D weight, already [d_mlp, d_model]."""
-        return self.mlp_down_proj(layer).weight  # type: ignore[no-any-return]
+        return self._block(layer).mlp.c_proj.weight
 
     def final_norm(self) -> nn.Module:
         """``transformer.ln_f``."""
-        return self.model.transformer.ln_f  # type: ignore[no-any-return]
+        return self.model.transformer.ln_f
 
     def unembedding(self) -> torch.Tensor:
         """``lm_head.weight`` [vocab, d_model]."""
-        return self.model.lm_head.weight  # type: ignore[no-any-return]
+        return self.model.lm_head.weight
 
 
 LLAMA_FAMILY = ("llama", "mistral", "qwen2", "qwen3", "smollm3", "olmo", "olmo2", "granite")

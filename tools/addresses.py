@@ -138,9 +138,7 @@ def parse_target(text: str) -> Site | Unit:
 def check_site(site: Site, shape: ModelShape) -> Site:
     """Raise AddressError naming the valid range when ``site`` does not exist in a model of ``shape``."""
     if not 0 <= site.layer < shape.n_layers:
-        raise AddressError(
-            f"layer {site.layer} out of range in {site}: the model has layers 0..{shape.n_layers - 1}"
-        )
+        raise AddressError(f"layer {site.layer} out of range in {site}: the model has layers 0..{shape.n_layers - 1}")
     if site.kind == "head" and not (site.head is not None and 0 <= site.head < shape.n_heads):
         raise AddressError(f"head {site.head} out of range in {site}: the model has heads 0..{shape.n_heads - 1}")
     return site
@@ -151,7 +149,8 @@ def check_unit(unit: Unit, shape: ModelShape) -> Unit:
     check_site(unit.site, shape)
     if unit.kind == "sae":
         raise AddressError(
-            f"{unit}: no SAE is registered for layer {unit.site.layer} of this model (SAE latents need a registered SAE)"
+            f"{unit}: no SAE is registered for layer {unit.site.layer} of this model "
+            "(SAE latents need a registered SAE)"
         )
     if unit.index is not None:
         width = unit.site.width(shape)

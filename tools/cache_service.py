@@ -129,7 +129,13 @@ def open_site_cache(engine: Engine, loaded: LoadedModel, site: str) -> tuple[Exe
 
 def _exemplar_out(runtime: ModelRuntime, exemplar: Exemplar) -> ExemplarOut:
     tokens = runtime.token_strings(exemplar.token_ids)
-    return ExemplarOut(text="".join(tokens), tokens=tokens, activations=exemplar.activations, max=exemplar.max)
+    return ExemplarOut(
+        text="".join(tokens),
+        tokens=tokens,
+        token_ids=exemplar.token_ids,
+        activations=exemplar.activations,
+        max=exemplar.max,
+    )
 
 
 def unit_exemplars(

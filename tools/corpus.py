@@ -93,9 +93,7 @@ def load_corpus(spec: str, *, seed: int = 0, text_field: str = "text") -> Corpus
     """
     spec = spec.strip()
     if not spec:
-        raise InputError(
-            "empty corpus spec (use 'builtin', a file path, or 'hf:NAME[:CONFIG][:SPLIT][:COLUMN]')"
-        )
+        raise InputError("empty corpus spec (use 'builtin', a file path, or 'hf:NAME[:CONFIG][:SPLIT][:COLUMN]')")
     if spec == "builtin" or spec.startswith("builtin:"):
         return _parse_builtin(spec, seed)
     if spec.startswith(HF_PREFIX):

@@ -134,8 +134,7 @@ def _arith_line(r: Renderer) -> str:
 
 
 WORD_PROBLEMS: tuple[str, ...] = (
-    "{$name} has {$qa} {$qthing:pl}. {He} buys {$qb} more. How many {$qthing:pl} does {he} have now? "
-    "Answer: {$qsum}.",
+    "{$name} has {$qa} {$qthing:pl}. {He} buys {$qb} more. How many {$qthing:pl} does {he} have now? Answer: {$qsum}.",
     "{vehicle:a} travels at {$qspeed} km/h for {$qb} hours. How far does it go? Answer: {$qdist} km.",
     "{$name} buys {$qa} {stationery:pl} at {$qb} {$money:pl} each, so {he} pays {$qprod} {$money:pl}.",
     "There are {$qa} {bird:pl} on a branch and {$qb} fly away. How many are left? {$qdiff}.",

@@ -265,9 +265,7 @@ def quiz(r: Renderer) -> str:
             options = [right, r.pick(CATEGORIES[other]), r.pick(CATEGORIES[other2])]
             r.rng.shuffle(options)
             letters = "abc"
-            q = f"Which of these is {g.GLOSSES[cat]}? " + " ".join(
-                f"({letters[j]}) {o}" for j, o in enumerate(options)
-            )
+            q = f"Which of these is {g.GLOSSES[cat]}? " + " ".join(f"({letters[j]}) {o}" for j, o in enumerate(options))
             a = f"({letters[options.index(right)]}) {right}"
         if q in asked:
             continue

@@ -219,8 +219,7 @@ FAQ_PAIRS: tuple[str, ...] = (
     "Which language do they speak in {$country}?||Mostly {$lang}.",
     "What's the weather like in {$city} in {month}?||Usually {weather_adj}, around {temp}.",
     "Are {vegetable:pl} good for you?||Yes, they are full of vitamins.",
-    "What should I do if I have {illness:a}?||Rest, drink plenty of water, and see a doctor if it "
-    "gets worse.",
+    "What should I do if I have {illness:a}?||Rest, drink plenty of water, and see a doctor if it gets worse.",
     "When was the {$building} built?||In {year}.",
     "Could you tell me where the {room} is?||Of course — it's upstairs, on the left.",
     "Have you ever been to {country}?||Not yet, but I'd love to go.",
@@ -303,8 +302,7 @@ SPORTS_LINES: tuple[str, ...] = (
 
 NOTICES: tuple[str, ...] = (
     "FOR SALE: {adj} {furniture}, {colour}, hardly used. {price} o.n.o. Call {phone}.",
-    "LOST: {colour} {dog_breed} answering to the name of {pet}. Last seen near the {building}, "
-    "{$city}. Reward!",
+    "LOST: {colour} {dog_breed} answering to the name of {pet}. Last seen near the {building}, {$city}. Reward!",
     "WANTED: experienced {profession} for busy {shop} in {city}. Apply to {email}.",
     "NOTICE: The {building} will be closed on {date} for repairs.",
     "FOUND: {jewellery:a} near the {landform}. Email {email} to claim it.",

@@ -18,9 +18,7 @@ def parse_hf_spec(spec: str) -> tuple[str, str | None, str, str]:
     Empty parts take their defaults: no config, split ``"train"``, column ``"text"``.
     """
     if not spec.startswith(HF_PREFIX):
-        raise InputError(
-            f"not a Hugging Face corpus spec (expected 'hf:NAME[:CONFIG][:SPLIT][:COLUMN]'): {spec}"
-        )
+        raise InputError(f"not a Hugging Face corpus spec (expected 'hf:NAME[:CONFIG][:SPLIT][:COLUMN]'): {spec}")
     parts = spec[len(HF_PREFIX) :].split(":")
     if len(parts) > 4:
         raise InputError(f"too many ':' parts in {spec!r} (expected 'hf:NAME[:CONFIG][:SPLIT][:COLUMN]')")
@@ -45,9 +43,7 @@ class HFDatasetCorpus(Corpus):
         except ImportError:
             raise InputError(needs) from None
         try:
-            self._dataset: Any = datasets.load_dataset(
-                self.name, self.config, split=self.split, streaming=True
-            )
+            self._dataset: Any = datasets.load_dataset(self.name, self.config, split=self.split, streaming=True)
         except Exception as exc:  # network, unknown dataset/config/split: all user-fixable
             raise InputError(f"cannot open {spec}: {_one_line(exc)} ({needs})") from None
         features = getattr(self._dataset, "features", None)

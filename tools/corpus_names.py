@@ -204,8 +204,7 @@ COMPANY_TYPES: tuple[str, ...] = _w(
 """Second words of invented company names."""
 
 TEAM_SUFFIXES: tuple[str, ...] = _w(
-    "United, City, Rovers, Wanderers, Athletic, Rangers, Lions, Tigers, Hawks, Eagles, Stars,"
-    "Dragons, Falcons, Sharks"
+    "United, City, Rovers, Wanderers, Athletic, Rangers, Lions, Tigers, Hawks, Eagles, Stars,Dragons, Falcons, Sharks"
 )
 """Suffixes of invented sports team names (prefixed by a city)."""
 

@@ -186,8 +186,7 @@ DIALOGUE_PAIRS: tuple[str, ...] = (
     "Are you coming to the party on {weekday}?||I'm not sure; I've got {illness:a}.",
     "Could you pass me the {kitchen_item}, please?||Here you go.",
     "Why is there {animal:a} in the {room}?||Honestly, I have no idea.",
-    "Let's go to the {landform} this {season}.||Only if you promise not to talk about {subject} "
-    "the whole time.",
+    "Let's go to the {landform} this {season}.||Only if you promise not to talk about {subject} the whole time.",
     "Do you know how to {v_cook} {vegetable:pl}?||Not really. My {family} always does the cooking.",
     "Wait — is that a real {gem}?||Of course not. It's glass.",
     "That costs {price}? You must be joking!||I know, I know. But it's handmade.",
@@ -206,8 +205,7 @@ DIALOGUE_PAIRS: tuple[str, ...] = (
     "Guess what? I got the job at the {building}!||Congratulations! When do you start?",
     "Can I borrow your {tool}?||Sure, but bring it back by {weekday}.",
     "Who's {full}?||The new {profession}. Apparently {fhe} speaks {lang}.",
-    "Hurry up! We're going to miss the {vehicle}!||I'm coming, I'm coming... I just need to find "
-    "my {clothing}.",
+    "Hurry up! We're going to miss the {vehicle}!||I'm coming, I'm coming... I just need to find my {clothing}.",
     "Did you hear that {sound}?||It's just the {weather}.",
     "Knock, knock.||Who's there?",
     "Why did the {animal} cross the road?||To get to the {building}!",

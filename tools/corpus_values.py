@@ -341,12 +341,8 @@ GENERATORS: dict[str, Callable[[Renderer], Value]] = {
     "hashtag": lambda r: "#" + "".join(capitalise(identifier(str(_word(r))).replace("_", "")) for _ in "ab"),
     "minute": lambda r: ordinal_suffix(r.rng.randint(1, 90)),
     "racetime": _race_time,
-    "race": lambda r: r.pick(
-        ("100 metres", "400 metres", "1500 metres", "5,000 metres", "marathon", "half marathon")
-    ),
-    "oven": lambda r: r.pick(
-        ("180°C (160°C fan)", "200°C / 400°F / gas mark 6", "350°F", "gas mark 4", "220 °C")
-    ),
+    "race": lambda r: r.pick(("100 metres", "400 metres", "1500 metres", "5,000 metres", "marathon", "half marathon")),
+    "oven": lambda r: r.pick(("180°C (160°C fan)", "200°C / 400°F / gas mark 6", "350°F", "gas mark 4", "220 °C")),
     "initial": lambda r: r.pick("ABCDEFGHJKLMNPRSTW") + ".",
 }
 """Slot keys computed by functions rather than drawn from a word list."""

@@ -272,12 +272,9 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     ),
     "planet": _w("Mercury, Venus, Earth, Mars, Jupiter, Saturn, Uranus, Neptune"),
     "direction": _w(
-        "north, south, east, west, northeast, northwest, southeast, southwest, north-northeast,"
-        "south-southwest"
+        "north, south, east, west, northeast, northwest, southeast, southwest, north-northeast,south-southwest"
     ),
-    "month": _w(
-        "January, February, March, April, May, June, July, August, September, October, November,December"
-    ),
+    "month": _w("January, February, March, April, May, June, July, August, September, October, November,December"),
     "weekday": _w("Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday"),
     "season": _w("spring, summer, autumn, winter"),
     "time_of_day": _w(

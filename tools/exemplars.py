@@ -138,8 +138,12 @@ class _Builder:
         self.stats.update(scored.reshape(-1, scored.shape[-1]))
 
     def state(self) -> dict[str, torch.Tensor]:
-        return {**self.top.state("top"), **self.res.state("res"), **self.stats.state(),
-                "gen": self.gen.get_state()}
+        return {
+            **self.top.state("top"),
+            **self.res.state("res"),
+            **self.stats.state(),
+            "gen": self.gen.get_state(),
+        }
 
     def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
         self.top.load_state("top", tensors)
@@ -313,7 +317,9 @@ class ExemplarCache:
         with safe_open(str(self.path), framework="pt") as handle:
             return int(handle.get_slice("top.values").get_shape()[0])
 
-    def _exemplars(self, values: torch.Tensor, ids: torch.Tensor, acts: torch.Tensor, order: list[int]) -> list[Exemplar]:
+    def _exemplars(
+        self, values: torch.Tensor, ids: torch.Tensor, acts: torch.Tensor, order: list[int]
+    ) -> list[Exemplar]:
         contexts = self._contexts([int(ids[j]) for j in order])
         return [
             Exemplar(tokens, [round(float(a), 5) for a in acts[j].float()], float(values[j]))
@@ -359,8 +365,15 @@ class ExemplarCache:
 
     def stats(self, unit: int) -> dict[str, Any]:
         """The unit's statistics: count, mean, std, min, max, frac_firing, histogram (counts, range)."""
-        names = ["stats.mean", "stats.std", "stats.min", "stats.max", "stats.frac_firing", "stats.hist",
-                 "stats.hist_range"]
+        names = [
+            "stats.mean",
+            "stats.std",
+            "stats.min",
+            "stats.max",
+            "stats.frac_firing",
+            "stats.hist",
+            "stats.hist_range",
+        ]
         rows = self._rows(names, unit)
         with safe_open(str(self.path), framework="pt") as handle:
             count = int(handle.get_tensor("stats.count")[0])

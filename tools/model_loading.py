@@ -23,7 +23,11 @@ from tools.digests import DigestMemo, sha256_file, weight_files
 from tools.embedded import DIGEST_FILE, EMBEDDED_NAME, convert_gguf, ensure_embedded, is_converted
 
 ModelSource = Literal["embedded", "folder", "gguf", "hub"]
-EMBEDDED_NAMES = {EMBEDDED_NAME: EMBEDDED_NAME, "smollm2": EMBEDDED_NAME, "smollm2-135m-instruct": EMBEDDED_NAME}
+EMBEDDED_NAMES = {
+    EMBEDDED_NAME: EMBEDDED_NAME,
+    "smollm2": EMBEDDED_NAME,
+    "smollm2-135m-instruct": EMBEDDED_NAME,
+}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 

@@ -46,4 +46,3 @@ def unit_activations(runtime: ModelRuntime, unit: str, text: str) -> Activations
         token_ids=ids,
         activations=[float(v) for v in values.float()],
     )
-

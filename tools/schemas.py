@@ -51,6 +51,7 @@ class ExemplarOut(BaseModel):
 
     text: str
     tokens: list[str]
+    token_ids: list[int]
     activations: list[float]
     max: float
 

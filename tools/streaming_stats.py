@@ -25,9 +25,7 @@ class TopKBuffer:
         self.ids = torch.full((n_units, size), -1, dtype=torch.long)
         self.acts = torch.zeros((n_units, size, ctx_len), dtype=torch.float16)
 
-    def update(
-        self, scores: torch.Tensor, values: torch.Tensor, ids: torch.Tensor, acts: torch.Tensor
-    ) -> None:
+    def update(self, scores: torch.Tensor, values: torch.Tensor, ids: torch.Tensor, acts: torch.Tensor) -> None:
         """Merge a batch: ``scores``/``values`` [B, U], ``ids`` [B] context ids, ``acts`` [B, T, U].
 
         Only units where some candidate beats the current worst kept score are touched, so late in
@@ -51,8 +49,12 @@ class TopKBuffer:
 
     def state(self, prefix: str) -> dict[str, torch.Tensor]:
         """Tensors to checkpoint, keyed with ``prefix``."""
-        return {f"{prefix}.scores": self.scores, f"{prefix}.values": self.values,
-                f"{prefix}.ids": self.ids, f"{prefix}.acts": self.acts}
+        return {
+            f"{prefix}.scores": self.scores,
+            f"{prefix}.values": self.values,
+            f"{prefix}.ids": self.ids,
+            f"{prefix}.acts": self.acts,
+        }
 
     def load_state(self, prefix: str, tensors: dict[str, torch.Tensor]) -> None:
         """Restore from ``state``'s tensors."""
@@ -117,9 +119,16 @@ class RunningStats:
 
     def state(self) -> dict[str, torch.Tensor]:
         """Tensors to checkpoint."""
-        return {"rs.count": self.count.reshape(1), "rs.sum": self.sum, "rs.sumsq": self.sumsq,
-                "rs.max": self.max, "rs.min": self.min, "rs.fires": self.fires, "rs.hist": self.hist,
-                "rs.hist_range": self.hist_range}
+        return {
+            "rs.count": self.count.reshape(1),
+            "rs.sum": self.sum,
+            "rs.sumsq": self.sumsq,
+            "rs.max": self.max,
+            "rs.min": self.min,
+            "rs.fires": self.fires,
+            "rs.hist": self.hist,
+            "rs.hist_range": self.hist_range,
+        }
 
     def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
         """Restore from ``state``'s tensors."""

@@ -34,8 +34,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 models_app = typer.Typer(help="Fetch models and describe them.", no_args_is_help=True)
-cache_app = typer.Typer(help="Exemplar caches (top contexts, quantile samples, statistics per unit).",
-                        no_args_is_help=True)
+cache_app = typer.Typer(
+    help="Exemplar caches (top contexts, quantile samples, statistics per unit).", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 db_app = typer.Typer(help="The store (SQLite by default, PostgreSQL by URL).", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
@@ -58,8 +59,11 @@ def models_fetch(
     err_console.print(f"[dim]fetching {model} into {settings.home} ...[/dim]")
     loaded = open_runtime(model, settings).loaded
     result = FetchResult(name=loaded.name, source=loaded.source, path=loaded.path, digest=loaded.digest)
-    emit(result, json_path, lambda c: c.print(f"{result.name} ({result.source}) at {result.path}\n"
-                                              f"weights sha256 {result.digest}"))
+    emit(
+        result,
+        json_path,
+        lambda c: c.print(f"{result.name} ({result.source}) at {result.path}\nweights sha256 {result.digest}"),
+    )
 
 
 @models_app.command("info")
@@ -72,10 +76,14 @@ def models_info(
 
     def render(c: Console) -> None:
         c.print(f"[bold]{info.name}[/bold] ({info.family}, {info.source})  digest {info.digest[:16]}")
-        c.print(f"layers {info.n_layers}  d_model {info.d_model}  d_mlp {info.d_mlp}  "
-                f"heads {info.n_heads} x {info.head_dim}")
-        c.print(f"sites per layer: L{{l}}.resid_pre, L{{l}}.attn.h0..h{info.n_heads - 1}, L{{l}}.attn_out, "
-                f"L{{l}}.mlp, L{{l}}.mlp_out, L{{l}}.resid_post  ({len(info.sites)} in all)")
+        c.print(
+            f"layers {info.n_layers}  d_model {info.d_model}  d_mlp {info.d_mlp}  "
+            f"heads {info.n_heads} x {info.head_dim}"
+        )
+        c.print(
+            f"sites per layer: L{{l}}.resid_pre, L{{l}}.attn.h0..h{info.n_heads - 1}, L{{l}}.attn_out, "
+            f"L{{l}}.mlp, L{{l}}.mlp_out, L{{l}}.resid_post  ({len(info.sites)} in all)"
+        )
 
     emit(info, json_path, render)
 
@@ -126,14 +134,26 @@ def cache_build(
     runtime = open_runtime(model, settings, batch_size=batch_size)
     target = site if site is not None else f"L{layer}.mlp"
     result = build_site_cache(
-        runtime, engine, settings, target, corpus=corpus, max_tokens=max_tokens, ctx_len=ctx, k=k,
-        batch_size=batch_size, progress=json_path != "-",
+        runtime,
+        engine,
+        settings,
+        target,
+        corpus=corpus,
+        max_tokens=max_tokens,
+        ctx_len=ctx,
+        k=k,
+        batch_size=batch_size,
+        progress=json_path != "-",
     )
 
     def render(c: Console) -> None:
-        how = "reused" if result.reused else (
-            f"built in {result.seconds:.1f}s ({result.tokens_per_second:,.0f} tokens/s)"
-            + (f", resumed after {result.resumed_from} contexts" if result.resumed_from else "")
+        how = (
+            "reused"
+            if result.reused
+            else (
+                f"built in {result.seconds:.1f}s ({result.tokens_per_second:,.0f} tokens/s)"
+                + (f", resumed after {result.resumed_from} contexts" if result.resumed_from else "")
+            )
         )
         c.print(f"cache {result.site} of {result.model}: {result.n_contexts} contexts x {result.ctx_len} tokens, {how}")
         c.print(f"  {result.path}")
@@ -163,8 +183,10 @@ def exemplars(
 
     def render(c: Console) -> None:
         s = result.stats
-        c.print(f"[bold]{result.unit}[/bold] of {result.model}: max {s['max']:.3f}  mean {s['mean']:.4f}  "
-                f"std {s['std']:.4f}  firing {100 * s['frac_firing']:.1f}% of {s['count']:,} tokens")
+        c.print(
+            f"[bold]{result.unit}[/bold] of {result.model}: max {s['max']:.3f}  mean {s['mean']:.4f}  "
+            f"std {s['std']:.4f}  firing {100 * s['frac_firing']:.1f}% of {s['count']:,} tokens"
+        )
         scale = max(s["max"], 1e-9)
         c.rule(f"top {len(result.exemplars)}")
         for e in result.exemplars:
@@ -218,7 +240,7 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *args: ob
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning known errors into one line and exit status 2."""
     _quiet_libraries()
-    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+    warnings.formatwarning = _one_line_warning
     warnings.filterwarnings("ignore", category=FutureWarning)
     debug = os.environ.get("AUTOINTERP_DEBUG") == "1"
     command = typer.main.get_command(app)

@@ -50,7 +50,7 @@ def bench_capture(runtime: ModelRuntime, batch: int, ctx: int, repeats: int) -> 
     corpus = load_corpus("builtin")
     windows = list(iter_windows(corpus, runtime.loaded.tokenizer, ctx, batch * ctx))
     ids = torch.tensor(windows[:batch])
-    model = runtime.model
+    model: Any = runtime.model
     sites = [f"L{layer}.mlp" for layer in range(runtime.shape.n_layers)]
 
     def plain() -> None:
@@ -83,8 +83,12 @@ def child_build(layer: int, tokens: int, home: str) -> dict[str, float]:
     if layer >= 0:
         corpus = load_corpus("builtin")
         spec = CacheSpec(
-            model_name=EMBEDDED_NAME, model_digest=runtime.loaded.digest, site=f"L{layer}.mlp",
-            corpus=corpus.spec, corpus_digest=corpus.digest(), max_tokens=tokens,
+            model_name=EMBEDDED_NAME,
+            model_digest=runtime.loaded.digest,
+            site=f"L{layer}.mlp",
+            corpus=corpus.spec,
+            corpus_digest=corpus.digest(),
+            max_tokens=tokens,
             skip_first=scoring_skip(runtime.loaded.tokenizer),
         )
         with tempfile.TemporaryDirectory() as tmp:
@@ -97,7 +101,7 @@ def child_build(layer: int, tokens: int, home: str) -> dict[str, float]:
 def _run_child(layer: int, tokens: int, home: str) -> dict[str, float]:
     cmd = [sys.executable, "-m", "evals.perf.bench_capture", "--child", str(layer), str(tokens), home]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -122,10 +126,16 @@ def main() -> None:
     n_tok = args.batch * args.ctx
     rows: list[tuple[str, str, str]] = [
         ("plain forward with logits (baseline)", f"{t['plain'] * 1e3:.0f} ms", "1.00"),
-        ("capture all 30x1536 MLP neurons (stops after L29.mlp)", f"{t['capture'] * 1e3:.0f} ms",
-         f"{t['plain'] / t['capture']:.2f}"),
-        ("capture all MLP neurons + logits (full pass)", f"{t['capture_logits'] * 1e3:.0f} ms",
-         f"{t['plain'] / t['capture_logits']:.2f}"),
+        (
+            "capture all 30x1536 MLP neurons (stops after L29.mlp)",
+            f"{t['capture'] * 1e3:.0f} ms",
+            f"{t['plain'] / t['capture']:.2f}",
+        ),
+        (
+            "capture all MLP neurons + logits (full pass)",
+            f"{t['capture_logits'] * 1e3:.0f} ms",
+            f"{t['plain'] / t['capture_logits']:.2f}",
+        ),
         ("plain forward without lm_head (2nd baseline)", f"{t['plain_base'] * 1e3:.0f} ms", "-"),
         ("capture all MLP neurons vs 2nd baseline", "", f"{t['plain_base'] / t['capture']:.2f}"),
     ]
@@ -135,14 +145,35 @@ def main() -> None:
     builds = {layer: _run_child(layer, small, home) for layer in (1, 12, 28)}
     big = _run_child(12, large, home)
     ratio = builds[28]["seconds"] / builds[1]["seconds"]
-    rows.append(("cache build layer 28 / layer 1 time (early stop)",
-                 f"{builds[28]['seconds']:.1f} s / {builds[1]['seconds']:.1f} s", f"{ratio:.2f}"))
+    rows.append(
+        (
+            "cache build layer 28 / layer 1 time (early stop)",
+            f"{builds[28]['seconds']:.1f} s / {builds[1]['seconds']:.1f} s",
+            f"{ratio:.2f}",
+        )
+    )
     for layer, b in builds.items():
-        rows.append((f"cache build L{layer}.mlp, {int(b['tokens']):,} tokens",
-                     f"{b['tokens'] / b['seconds']:,.0f} tok/s", f"peak {b['peak_rss_mb']:,.0f} MB"))
-    rows.append((f"cache build L12.mlp, {int(big['tokens']):,} tokens (4x corpus)",
-                 f"{big['tokens'] / big['seconds']:,.0f} tok/s", f"peak {big['peak_rss_mb']:,.0f} MB"))
-    rows.append(("process that only loads the model (memory baseline)", "", f"peak {load_only['peak_rss_mb']:,.0f} MB"))
+        rows.append(
+            (
+                f"cache build L{layer}.mlp, {int(b['tokens']):,} tokens",
+                f"{b['tokens'] / b['seconds']:,.0f} tok/s",
+                f"peak {b['peak_rss_mb']:,.0f} MB",
+            )
+        )
+    rows.append(
+        (
+            f"cache build L12.mlp, {int(big['tokens']):,} tokens (4x corpus)",
+            f"{big['tokens'] / big['seconds']:,.0f} tok/s",
+            f"peak {big['peak_rss_mb']:,.0f} MB",
+        )
+    )
+    rows.append(
+        (
+            "process that only loads the model (memory baseline)",
+            "",
+            f"peak {load_only['peak_rss_mb']:,.0f} MB",
+        )
+    )
 
     width = max(len(r[0]) for r in rows)
     print(f"capture batch: {args.batch} x {args.ctx} = {n_tok} tokens, median of {args.repeats}\n")
