@@ -138,12 +138,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def shared_model_home() -> Path:
-    """Cache home for the embedded model's converted weights, shared by every test run (converted once)."""
+def _shared_model_home() -> Path:
     from store.settings import Settings
 
     configured = os.environ.get("AUTOINTERP_TEST_MODEL_HOME")
     return Path(configured) if configured else Settings().home
+
+
+#: Cache home for the embedded model's converted weights, shared by every test run (converted once).
+#: Read at import, before any test changes AUTOINTERP_HOME.
+SHARED_MODEL_HOME = _shared_model_home()
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +155,7 @@ def embedded_home() -> Path:
     """The shared home with the embedded model fetched and converted."""
     from tools.embedded import ensure_embedded
 
-    path = shared_model_home()
+    path = SHARED_MODEL_HOME
     path.mkdir(parents=True, exist_ok=True)
     ensure_embedded(path)
     return path

@@ -213,3 +213,12 @@ def test_cache_build_on_postgres(tiny_llama_dir: Path, home: Path, pg_url: str) 
     assert result["site"] == "L2.resid_post"
     ex = cli_json("exemplars", "-m", str(tiny_llama_dir), "-u", "L2.resid.5", "-k", "2", "--db", pg_url, home=home)
     assert len(ex["exemplars"]) == 2
+
+
+def test_db_upgrade(home: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'explicit.db'}"
+    proc = call_cli("db", "upgrade", "--db", url, home=home)
+    assert proc.returncode == 0, proc.stderr
+    tables = {row[0] for row in sqlite3.connect(tmp_path / "explicit.db").execute(
+        "select name from sqlite_master where type='table'")}
+    assert {"model_record", "exemplar_cache", "explanation", "alembic_version"} <= tables

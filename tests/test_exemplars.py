@@ -222,3 +222,16 @@ def test_corrupt_or_foreign_cache_files_are_refused(tmp_path: Path) -> None:
 def test_windows_have_fixed_length_and_respect_budget(tiny_runtime: ModelRuntime) -> None:
     windows = list(iter_windows(ListCorpus(), tiny_runtime.loaded.tokenizer, 16, 16 * 10 + 5))
     assert len(windows) == 10 and {len(w) for w in windows} == {16}
+
+
+def test_a_concurrent_build_of_the_same_cache_is_refused(tiny_runtime: ModelRuntime, tmp_path: Path) -> None:
+    import fcntl
+
+    path = tmp_path / "busy.safetensors"
+    with path.with_name(path.name + ".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as another build process would
+        with pytest.raises(CacheError, match="another process is building"):
+            build_exemplar_cache(tiny_runtime, _spec(tiny_runtime), ListCorpus(), path, progress=False)
+    assert not path.exists()
+    build_exemplar_cache(tiny_runtime, _spec(tiny_runtime), ListCorpus(), path, progress=False)
+    assert path.is_file()

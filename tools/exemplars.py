@@ -17,6 +17,7 @@ gives a result identical to an uninterrupted build. The final file appears only 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import itertools
 import json
@@ -24,6 +25,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,11 +187,44 @@ def build_exemplar_cache(
         return BuildReport(path, sha256_file(path), 0, 0, 0.0, 0, reused=True)
     target = runtime.resolve(spec.site)
     n_units = target.site.width(runtime.shape)
-    spec_key = spec.key()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CacheError(f"cannot create cache folder {path.parent}: {exc.strerror}") from exc
+    with _exclusive(path):
+        if path.is_file():  # finished by another process while this one was starting
+            return BuildReport(path, sha256_file(path), 0, 0, 0.0, 0, reused=True)
+        return _build(runtime, spec, corpus, path, n_units, batch_size, checkpoint_every, progress, on_batch, started)
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for building ``path``; a second concurrent build fails clearly."""
+    lock_path = path.with_name(path.name + ".lock")
+    with lock_path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CacheError(f"another process is building {path} right now; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build(
+    runtime: ModelRuntime,
+    spec: CacheSpec,
+    corpus: TextSource,
+    path: Path,
+    n_units: int,
+    batch_size: int,
+    checkpoint_every: int,
+    progress: bool,
+    on_batch: Callable[[int], None] | None,
+    started: float,
+) -> BuildReport:
+    spec_key = spec.key()
     checkpoint = _Checkpoint(path)
     builder = _Builder(spec, n_units)
     restored = checkpoint.load(spec_key)

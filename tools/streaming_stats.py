@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 HIST_BINS = 64
+UNIT_CHUNK = 256
 
 
 class TopKBuffer:
@@ -33,11 +34,15 @@ class TopKBuffer:
         """
         floor = self.scores[:, -1]
         units = torch.nonzero((scores > floor.unsqueeze(0)).any(dim=0)).squeeze(1)
-        if units.numel() == 0:
-            return
+        # Merge in chunks of units: the transient copies stay small whatever the layer width.
+        for chunk in units.split(UNIT_CHUNK):
+            self._merge(chunk, scores, values, ids, acts)
+
+    def _merge(
+        self, units: torch.Tensor, scores: torch.Tensor, values: torch.Tensor, ids: torch.Tensor, acts: torch.Tensor
+    ) -> None:
         size = self.scores.shape[1]
-        cand_scores = scores[:, units].T  # [S, B]
-        merged = torch.cat([self.scores[units], cand_scores], dim=1)
+        merged = torch.cat([self.scores[units], scores[:, units].T], dim=1)  # [S, size + B]
         top = merged.topk(size, dim=1, sorted=True).indices  # [S, size]
         self.scores[units] = merged.gather(1, top)
         self.values[units] = torch.cat([self.values[units], values[:, units].T], dim=1).gather(1, top)
