@@ -219,6 +219,10 @@ def test_db_upgrade(home: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'explicit.db'}"
     proc = call_cli("db", "upgrade", "--db", url, home=home)
     assert proc.returncode == 0, proc.stderr
-    tables = {row[0] for row in sqlite3.connect(tmp_path / "explicit.db").execute(
-        "select name from sqlite_master where type='table'")}
+    tables = {
+        row[0]
+        for row in sqlite3.connect(tmp_path / "explicit.db").execute(
+            "select name from sqlite_master where type='table'"
+        )
+    }
     assert {"model_record", "exemplar_cache", "explanation", "alembic_version"} <= tables
