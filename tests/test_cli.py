@@ -10,24 +10,15 @@ import pytest
 from tests.cli_helpers import assert_clean_error, call_cli, cli_json, run_cli
 
 
+def _build_args(model: Path) -> tuple[str, ...]:
+    """``cache build`` of L1.mlp of the tiny model: 4000 tokens in 16-token contexts, k = 5."""
+    return ("cache", "build", "--model", str(model), "--layer", "1", "--max-tokens", "4000", "--ctx", "16", "-k", "5")
+
+
 @pytest.fixture
 def built(tiny_llama_dir: Path, home: Path) -> dict[str, object]:
     """A cache of L1.mlp of the tiny model, built through the CLI into a fresh home."""
-    result = cli_json(
-        "cache",
-        "build",
-        "--model",
-        str(tiny_llama_dir),
-        "--layer",
-        "1",
-        "--max-tokens",
-        "4000",
-        "--ctx",
-        "16",
-        "-k",
-        "5",
-        home=home,
-    )
+    result = cli_json(*_build_args(tiny_llama_dir), home=home)
     assert isinstance(result, dict)
     return result
 
@@ -79,21 +70,7 @@ def test_human_output_and_json_file(tiny_llama_dir: Path, home: Path, tmp_path: 
 def test_cache_build_then_exemplars(built: dict[str, object], tiny_llama_dir: Path, home: Path) -> None:
     assert built["site"] == "L1.mlp" and built["reused"] is False and built["n_contexts"] == 250
     assert Path(str(built["path"])).is_file()
-    again = cli_json(
-        "cache",
-        "build",
-        "--model",
-        str(tiny_llama_dir),
-        "--layer",
-        "1",
-        "--max-tokens",
-        "4000",
-        "--ctx",
-        "16",
-        "-k",
-        "5",
-        home=home,
-    )
+    again = cli_json(*_build_args(tiny_llama_dir), home=home)
     assert again["reused"] is True and again["cache_id"] == built["cache_id"]
     ex = cli_json("exemplars", "--model", str(tiny_llama_dir), "--unit", "L1.mlp.3", "-k", "3", home=home)
     assert ex["unit"] == "L1.mlp.3" and len(ex["exemplars"]) == 3
