@@ -53,5 +53,6 @@ def run_demo(console: Console, *, layer: int = 6, max_tokens: int = 60_000, unit
             )
     console.print(
         "\nHighlighted tokens: activation ≥ 0.3 x the neuron's max (darker = stronger). "
-        "See `autointerp exemplars --model smollm2-135m --unit L{layer}.mlp.N` for quantile samples."
+        f"See `autointerp exemplars --model {EMBEDDED_NAME} --unit L{layer}.mlp.{chosen[0]} --plot hist.png` "
+        "for quantile samples and an activation histogram."
     )

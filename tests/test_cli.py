@@ -81,8 +81,10 @@ def test_cache_build_then_exemplars(built: dict[str, object], tiny_llama_dir: Pa
     assert [q["quantile"] for q in ex["quantiles"]] == list(range(10))
     assert {"count", "mean", "std", "min", "max", "frac_firing", "histogram"} <= set(ex["stats"])
     assert ex["stats"]["max"] == pytest.approx(first["max"], abs=1e-6)
-    human = run_cli("exemplars", "--model", str(tiny_llama_dir), "--unit", "L1.mlp.3", home=home)
+    plot = home / "plots" / "hist.png"
+    human = run_cli("exemplars", "--model", str(tiny_llama_dir), "--unit", "L1.mlp.3", "--plot", str(plot), home=home)
     assert human.returncode == 0 and "quantile 9" in human.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_bad_input_gives_one_line_errors(tiny_llama_dir: Path, home: Path, tmp_path: Path) -> None:

@@ -70,6 +70,12 @@ def test_running_stats_equal_numpy() -> None:
     np.testing.assert_allclose(summary["stats.max"].numpy(), data.max(axis=0), rtol=1e-6)
     np.testing.assert_allclose(summary["stats.frac_firing"].numpy(), (data > 0).mean(axis=0), rtol=1e-6)
     assert summary["stats.hist"].sum(dim=1).tolist() == [160.0] * 5
+    # the range grew to cover the later, wider chunks, and the counts equal numpy's on the same edges
+    for unit in range(5):
+        r = float(summary["stats.hist_range"][unit])
+        assert r >= np.abs(data[:, unit]).max()
+        expected, _ = np.histogram(data[:, unit], bins=16, range=(-r, r))
+        np.testing.assert_array_equal(summary["stats.hist"][unit].numpy(), expected)
     assert int(summary["stats.count"][0]) == 160
 
 

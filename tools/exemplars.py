@@ -43,7 +43,7 @@ from tools.runtime import ModelRuntime
 from tools.streaming_stats import RunningStats, TopKBuffer
 from tools.windows import TextSource, default_prefix, iter_windows
 
-CACHE_FORMAT = "autointerp-exemplars-1"
+CACHE_FORMAT = "autointerp-exemplars-2"
 N_QUANTILES = 10
 
 
@@ -63,8 +63,8 @@ class CacheSpec(BaseModel):
     skip_first: int = Field(1, ge=0)
 
     def key(self) -> str:
-        """sha256 of every field but the model's display name."""
-        payload = self.model_dump(exclude={"model_name"})
+        """sha256 of the file format and every field but the model's display name."""
+        payload = {**self.model_dump(exclude={"model_name"}), "format": CACHE_FORMAT}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

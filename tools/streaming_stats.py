@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-HIST_BINS = 64
+HIST_BINS = 128
 UNIT_CHUNK = 256
 
 
@@ -72,8 +72,9 @@ class TopKBuffer:
 class RunningStats:
     """Per-unit count, mean, variance, min, max, firing frequency (act > 0) and a histogram.
 
-    Histogram edges are fixed per unit from the first batch (± 2 × its largest |activation|, at
-    least ±1e-3); values outside fall into the end bins, and the exact min and max are kept apart.
+    Histogram edges are per unit, symmetric: ± 2 × the first batch's largest |activation| (at least
+    ±1e-3), doubled whenever a later activation falls outside (bin pairs merge exactly), so the
+    histogram always covers every value with ``bins`` equal bins.
     """
 
     def __init__(self, n_units: int, bins: int = HIST_BINS) -> None:
@@ -92,8 +93,10 @@ class RunningStats:
             return
         x = acts.to(torch.float32)
         n_units, bins = self.hist.shape
+        largest = x.abs().amax(dim=0)
         if float(self.hist_range.max()) == 0.0:
-            self.hist_range = (2 * x.abs().amax(dim=0)).clamp_min(1e-3)
+            self.hist_range = (2 * largest).clamp_min(1e-3)
+        self._widen(largest)
         self.count += x.shape[0]
         x64 = x.to(torch.float64)
         self.sum += x64.sum(dim=0)
@@ -105,6 +108,22 @@ class RunningStats:
         idx = ((x + r) / (2 * r) * bins).floor().clamp_(0, bins - 1).to(torch.long)
         flat = idx + torch.arange(n_units).unsqueeze(0) * bins
         self.hist += torch.bincount(flat.reshape(-1), minlength=n_units * bins).reshape(n_units, bins).double()
+
+    def _widen(self, largest: torch.Tensor) -> None:
+        """Double the range of every unit whose activations exceed it, until they fit.
+
+        Doubling a symmetric range with an even bin count maps each pair of old bins onto one new
+        bin exactly, so no count is ever approximated.
+        """
+        bins = self.hist.shape[1]
+        while True:
+            units = torch.nonzero(largest > self.hist_range).squeeze(1)
+            if units.numel() == 0:
+                return
+            pairs = self.hist[units].reshape(units.numel(), bins // 2, 2).sum(dim=2)
+            pad = torch.zeros((units.numel(), bins // 4), dtype=self.hist.dtype)
+            self.hist[units] = torch.cat([pad, pairs, pad], dim=1)
+            self.hist_range[units] *= 2
 
     def summary(self) -> dict[str, torch.Tensor]:
         """Final per-unit tensors: count, mean, std, min, max, frac_firing, hist, hist_range."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Annotated
 
 import click
@@ -23,6 +24,7 @@ from store.dburl import mask_url
 from store.errors import AutointerpError
 from tools.cache_service import build_site_cache, cache_site_of, open_site_cache, unit_exemplars
 from tools.embedded import EMBEDDED_NAME
+from tools.plots import plot_activation_histogram
 from tools.queries import model_info, unit_activations
 from tools.schemas import ExemplarOut, FetchResult
 
@@ -167,6 +169,7 @@ def exemplars(
     unit: Annotated[str, typer.Option("--unit", "-u", help="Unit address, e.g. L12.mlp.303.")],
     k: Annotated[int, typer.Option("-k", min=1, help="Top contexts to show.")] = 10,
     per_quantile: Annotated[int, typer.Option("--per-quantile", min=0, help="Contexts per quantile.")] = 2,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Save an activation histogram PNG here.")] = None,
     json_path: JsonOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -177,6 +180,8 @@ def exemplars(
     site, _ = cache_site_of(runtime, unit)
     cache, _ = open_site_cache(engine, runtime.loaded, site)
     result = unit_exemplars(runtime, cache, unit, k=k, per_quantile=per_quantile)
+    if plot is not None:
+        err_console.print(f"[dim]wrote {plot_activation_histogram(result, plot)}[/dim]")
 
     def line(c: Console, e: ExemplarOut, scale: float) -> None:
         c.print(f"[bold]{e.max:+7.3f}[/bold]  ", highlighted(e.tokens, e.activations, scale), sep="")
