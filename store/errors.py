@@ -33,3 +33,15 @@ class StoreError(AutointerpError):
 
 class CacheError(AutointerpError):
     """An on-disk cache (exemplars, converted weights) is missing, corrupt, or cannot be written."""
+
+
+class ToolError(AutointerpError):
+    """A tool call failed; ``message`` tells the agent what went wrong and how to call it instead.
+
+    ``tool`` names the tool; ``field`` names the argument at fault when there is one.
+    """
+
+    def __init__(self, message: str, *, tool: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.tool = tool
+        self.field = field

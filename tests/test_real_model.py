@@ -164,3 +164,38 @@ def test_cache_build_and_exemplars_on_the_real_model(home_with_embedded: Path, e
         assert exemplar["max"] == pytest.approx(float(recomputed[1:].max()), abs=1e-4)  # position 0 not scored
     maxima = [e["max"] for e in ex["exemplars"]]
     assert maxima == sorted(maxima, reverse=True) and maxima[0] == pytest.approx(ex["stats"]["max"])
+
+
+def test_patch_cli_on_ioi(home_with_embedded: Path) -> None:
+    clean = "When Mary and John went to the store, John gave a drink to"
+    corrupt = "When Mary and John went to the store, Mary gave a drink to"
+    plot = home_with_embedded / "patch.png"
+    result = cli_json(
+        "patch",
+        "--model",
+        "smollm2-135m",
+        "--clean",
+        clean,
+        "--corrupt",
+        corrupt,
+        "--target",
+        " Mary",
+        "--foil",
+        " John",
+        "--site",
+        "resid_pre",
+        "--method",
+        "exact",
+        "--plot",
+        str(plot),
+        home=home_with_embedded,
+    )
+    assert {"site", "layers", "positions", "tokens", "scores", "clean_ld", "corrupt_ld"} <= set(result)
+    assert result["layers"] == list(range(30)) and len(result["scores"]) == 30
+    assert len(result["scores"][0]) == len(result["positions"]) == len(result["tokens"]) == 14
+    assert result["clean_ld"] > 0 > result["corrupt_ld"]
+    differing = result["tokens"].index(" John", 4)  # the second John: the only position that differs
+    assert result["scores"][0][differing] == pytest.approx(1.0, abs=1e-4)
+    assert all(abs(v) < 1e-4 for j, v in enumerate(result["scores"][0]) if j != differing)
+    assert result["scores"][29][-1] == pytest.approx(1.0, abs=1e-4)  # the last layer at the last token: everything
+    assert plot.read_bytes()[:4] == b"\x89PNG"

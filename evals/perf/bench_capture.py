@@ -37,14 +37,17 @@ from tools.runtime import ModelRuntime
 from tools.windows import iter_windows
 
 
-def _timed(fn: Any, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def _timed_interleaved(fns: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Median seconds of each function, run in rotation so background load hits all of them alike."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def bench_capture(runtime: ModelRuntime, batch: int, ctx: int, repeats: int) -> dict[str, float]:
@@ -69,12 +72,9 @@ def bench_capture(runtime: ModelRuntime, batch: int, ctx: int, repeats: int) -> 
     def capture_logits() -> None:
         runtime.forward(ids, None, sites, logits=True)
 
-    return {
-        "plain": _timed(plain, repeats),
-        "plain_base": _timed(plain_base, repeats),
-        "capture": _timed(capture, repeats),
-        "capture_logits": _timed(capture_logits, repeats),
-    }
+    return _timed_interleaved(
+        {"plain": plain, "plain_base": plain_base, "capture": capture, "capture_logits": capture_logits}, repeats
+    )
 
 
 def _rss_mb() -> float:
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, metavar=("LAYER", "TOKENS", "HOME"), help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=8, help="contexts per forward in the capture test")
     parser.add_argument("--ctx", type=int, default=128, help="tokens per context in the capture test")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--tokens", type=int, default=16_384, help="tokens per cache build")
     args = parser.parse_args()
     if args.child:

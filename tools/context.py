@@ -1,0 +1,70 @@
+"""What a tool runs with: settings, an explicit LRU cache of loaded models, and the store."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from store.db import open_store
+from store.settings import Settings
+from tools.model_loading import load_model
+from tools.runtime import ModelRuntime
+
+
+class ModelCache:
+    """Loaded models by reference, least recently used evicted beyond ``capacity`` (an explicit cache)."""
+
+    def __init__(self, settings: Settings, capacity: int = 2) -> None:
+        self.settings = settings
+        self.capacity = capacity
+        self._entries: OrderedDict[str, ModelRuntime] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, model: str) -> ModelRuntime:
+        """The runtime for ``model``, loading it on first use."""
+        key = model.strip()
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        runtime = ModelRuntime(load_model(key, self.settings))
+        with self._lock:
+            self._entries[key] = runtime
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        return runtime
+
+    def loaded(self) -> list[str]:
+        """References of the models held, least recently used first."""
+        with self._lock:
+            return list(self._entries)
+
+
+@dataclass
+class ToolContext:
+    """Everything a tool needs besides its arguments; one per executor (or worker process)."""
+
+    settings: Settings = field(default_factory=Settings)
+    models: ModelCache | None = None
+    _engine: Engine | None = None
+
+    def __post_init__(self) -> None:
+        if self.models is None:
+            self.models = ModelCache(self.settings)
+
+    def runtime(self, model: str) -> ModelRuntime:
+        """The loaded model ``model`` (embedded name, folder, GGUF file or hub id)."""
+        assert self.models is not None
+        return self.models.get(model)
+
+    def engine(self) -> Engine:
+        """The store (opened and migrated on first use)."""
+        if self._engine is None:
+            if self.settings.db is None:
+                self.settings.ensure_home()
+            self._engine = open_store(self.settings.db_url())
+        return self._engine
