@@ -26,9 +26,10 @@ Cells whose clean and corrupt activations are bitwise equal (e.g. positions befo
 that differs) are not run: patching them is a no-op, so their patched logit difference is the
 corrupt one.
 
-Supported model types: ``llama`` and ``gpt2`` (``EXACT_MODEL_TYPES``); ``tools.patching`` falls
-back to the naive loop for the rest of the Llama family, whose blocks may carry extras (sliding
-windows, layers without rotary embeddings, residual multipliers) that this engine does not model.
+Supported model types: ``llama`` and ``gpt2`` (``EXACT_MODEL_TYPES``) with ``sdpa`` or ``eager``
+attention; ``tools.patching`` falls back to the naive loop otherwise, e.g. for the rest of the Llama
+family, whose blocks may carry extras (sliding windows, layers without rotary embeddings, residual
+multipliers) that this engine does not model, or for flash attention, which ignores explicit masks.
 """
 
 from __future__ import annotations
@@ -45,8 +46,17 @@ from tools.addresses import Site
 from tools.model_loading import LoadedModel
 
 EXACT_MODEL_TYPES = ("llama", "gpt2")
+#: Attention implementations that honour the explicit additive mask the engine passes.
+EXACT_ATTENTION = ("sdpa", "eager")
 #: Upper bound on rows x positions of one batched pass (memory, not speed).
 TOKEN_BUDGET = 16384
+
+
+def supports_exact(loaded: LoadedModel) -> bool:
+    """Whether the engine handles this model (its type, and an attention that takes explicit masks)."""
+    config = loaded.model.config
+    attention = getattr(config, "_attn_implementation", None) or "eager"
+    return str(getattr(config, "model_type", "")) in EXACT_MODEL_TYPES and attention in EXACT_ATTENTION
 
 
 class _RecordingCache:
@@ -102,8 +112,8 @@ class ExactPatcher:
         self.model: Any = loaded.model
         self.adapter = loaded.adapter
         self.family = str(self.model.config.model_type)
-        if self.family not in EXACT_MODEL_TYPES:
-            raise ValueError(f"exact patching engine supports {EXACT_MODEL_TYPES}, not {self.family!r}")
+        if not supports_exact(loaded):
+            raise ValueError(f"the exact patching engine does not handle this {self.family!r} model")
         self.blocks = self.adapter.blocks()
         self.n_layers = len(self.blocks)
         self.device = next(self.model.parameters()).device
@@ -281,8 +291,10 @@ def exact_table(
     """Patched logit differences of every cell ([layers, positions], or [layers, heads] for ``heads``),
     with the clean and corrupt logit differences.
 
-    ``skip_noop=False`` runs even the cells whose clean and corrupt activations are identical (for
-    benchmarks that want the cost of the resumption alone).
+    Cells that are no-ops are not run (their patched LD is the corrupt LD): positions before the first
+    token where the prompts differ (identical by causality at every layer, whatever the floating-point
+    noise of the two runs) and cells whose clean and corrupt activations are bitwise equal.
+    ``skip_noop=False`` runs them anyway (for benchmarks that want the cost of the resumption alone).
     """
     with torch.inference_mode():
         clean = engine.trace(clean_ids, site, target, foil)
@@ -290,12 +302,21 @@ def exact_table(
         if site == "heads":
             table = _heads(engine, clean, corrupt, target, foil, skip_noop)
         else:
-            table = _positions(engine, clean, corrupt, site, target, foil, skip_noop)
+            differ = [i for i, (a, b) in enumerate(zip(clean_ids, corrupt_ids, strict=True)) if a != b]
+            first = (differ[0] if differ else len(clean_ids)) if skip_noop else 0
+            table = _positions(engine, clean, corrupt, site, target, foil, skip_noop, first)
     return table, clean.ld, corrupt.ld
 
 
 def _positions(
-    engine: ExactPatcher, clean: Trace, corrupt: Trace, site: str, target: int, foil: int, skip_noop: bool
+    engine: ExactPatcher,
+    clean: Trace,
+    corrupt: Trace,
+    site: str,
+    target: int,
+    foil: int,
+    skip_noop: bool,
+    first: int,
 ) -> torch.Tensor:
     n_layers = engine.n_layers
     length = clean.resid[0].shape[0]
@@ -305,21 +326,21 @@ def _positions(
     if site != "resid_pre":
         for layer in range(n_layers):
             leaving.append(engine.with_site(layer, site, corrupt.resid[layer][None], clean.site[layer][None])[0])
-    for pos in range(length):
+    for pos in range(first, length):
         rows: list[tuple[int, torch.Tensor]] = []
         cells: list[int] = []
         for layer in range(n_layers):
             if site == "resid_pre":
-                new, old, first = clean.resid[layer][pos], corrupt.resid[layer][pos], layer
+                new, old, start_layer = clean.resid[layer][pos], corrupt.resid[layer][pos], layer
                 replacement = new
             else:
-                new, old, first = clean.site[layer][pos], corrupt.site[layer][pos], layer + 1
+                new, old, start_layer = clean.site[layer][pos], corrupt.site[layer][pos], layer + 1
                 replacement = leaving[layer][pos]
             if skip_noop and torch.equal(new, old):
                 continue
-            hidden = corrupt.resid[first][pos:].clone()
+            hidden = corrupt.resid[start_layer][pos:].clone()
             hidden[0] = replacement
-            rows.append((first, hidden))
+            rows.append((start_layer, hidden))
             cells.append(layer)
         if rows:
             table[cells, pos] = engine.resume(rows, pos, corrupt.kv, target, foil)

@@ -41,7 +41,7 @@ from pydantic import BaseModel
 from store.errors import InputError
 from tools.interventions import Intervention
 from tools.patch_attribution import attribution_tables
-from tools.patch_exact import EXACT_MODEL_TYPES, ExactPatcher, exact_table
+from tools.patch_exact import ExactPatcher, exact_table, supports_exact
 from tools.runtime import ModelRuntime
 
 PatchSite = Literal["resid_pre", "attn_out", "mlp_out", "heads"]
@@ -69,8 +69,8 @@ class PatchResult(BaseModel):
     n_pairs: int
 
 
-class _Pairs(BaseModel):
-    """Validated, tokenised pairs."""
+class PatchPairs(BaseModel):
+    """Validated, tokenised prompt pairs with their target and foil token ids."""
 
     clean: list[str]
     corrupt: list[str]
@@ -121,7 +121,7 @@ def prepare_pairs(
     corrupt: str | Sequence[str],
     target: str | Sequence[str],
     foil: str | Sequence[str],
-) -> _Pairs:
+) -> PatchPairs:
     """Check and tokenise pairs: equal lengths within and across pairs, one-token targets and foils."""
     cleans, corrupts = _as_list(clean, "clean"), _as_list(corrupt, "corrupt")
     if len(cleans) != len(corrupts):
@@ -139,7 +139,7 @@ def prepare_pairs(
                 f"all pairs must have the same token length: pair 0 has {len(clean_ids[0])} tokens, "
                 f"pair {i} has {len(a)}; group the pairs by length and patch each group"
             )
-    return _Pairs(
+    return PatchPairs(
         clean=cleans,
         corrupt=corrupts,
         clean_ids=clean_ids,
@@ -153,14 +153,14 @@ def _address(layer: int, site: str, column: int) -> str:
     return f"L{layer}.attn.h{column}" if site == "heads" else f"L{layer}.{site}"
 
 
-def _lds(logits: list[torch.Tensor] | None, pairs: _Pairs) -> torch.Tensor:
+def _lds(logits: list[torch.Tensor] | None, pairs: PatchPairs) -> torch.Tensor:
     assert logits is not None
     return torch.tensor([float(row[t] - row[f]) for row, t, f in zip(logits, pairs.targets, pairs.foils, strict=True)])
 
 
 def naive_tables(
     runtime: ModelRuntime,
-    pairs: _Pairs,
+    pairs: PatchPairs,
     site: str,
     cells: Sequence[tuple[int, int]] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -189,7 +189,9 @@ def naive_tables(
     return table, _lds(clean_run.logits, pairs), _lds(corrupt_run.logits, pairs)
 
 
-def exact_tables(runtime: ModelRuntime, pairs: _Pairs, site: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def exact_tables(
+    runtime: ModelRuntime, pairs: PatchPairs, site: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Like ``naive_tables`` (all cells), computed by ``tools.patch_exact`` pair by pair."""
     engine = ExactPatcher(runtime.loaded)
     tables, cleans, corrupts = [], [], []
@@ -199,6 +201,24 @@ def exact_tables(runtime: ModelRuntime, pairs: _Pairs, site: str) -> tuple[torch
         cleans.append(clean_ld)
         corrupts.append(corrupt_ld)
     return torch.stack(tables), torch.tensor(cleans), torch.tensor(corrupts)
+
+
+def _check_effect(clean_lds: torch.Tensor, corrupt_lds: torch.Tensor) -> None:
+    clean_ld, corrupt_ld = float(clean_lds.mean()), float(corrupt_lds.mean())
+    if abs(clean_ld - corrupt_ld) < 1e-6:
+        which = "the pair has" if clean_lds.numel() == 1 else f"the {clean_lds.numel()} pairs have (on average)"
+        raise InputError(
+            f"{which} no effect to explain: the clean and corrupt logit differences are both {clean_ld:.6g}; "
+            "choose a corruption that changes the target-minus-foil logit difference"
+        )
+
+
+def _plain_lds(runtime: ModelRuntime, pairs: PatchPairs) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clean and corrupt LDs of unpatched runs (a cheap check before a sweep)."""
+    logits = runtime.run([*pairs.clean, *pairs.corrupt], logits="last").logits
+    assert logits is not None
+    count = len(pairs.clean)
+    return _lds(logits[:count], pairs), _lds(logits[count:], pairs)
 
 
 def _check(site: str, method: str) -> None:
@@ -225,26 +245,21 @@ def patch(
     """
     _check(site, method)
     pairs = prepare_pairs(runtime, clean, corrupt, target, foil)
-    family = str(getattr(runtime.model.config, "model_type", ""))
     if method == "attribution":
         attr, clean_lds, corrupt_lds = attribution_tables(
             runtime.loaded, pairs.clean_ids, pairs.corrupt_ids, site, pairs.targets, pairs.foils
         )
         numerator = attr.mean(dim=0)
     else:
-        if method == "exact" and family in EXACT_MODEL_TYPES:
+        _check_effect(*_plain_lds(runtime, pairs))  # fail before a long sweep
+        if method == "exact" and supports_exact(runtime.loaded):
             patched, clean_lds, corrupt_lds = exact_tables(runtime, pairs, site)
         else:
             patched, clean_lds, corrupt_lds = naive_tables(runtime, pairs, site)
         numerator = patched.mean(dim=0) - corrupt_lds.mean()
+    _check_effect(clean_lds, corrupt_lds)
     clean_ld, corrupt_ld = float(clean_lds.mean()), float(corrupt_lds.mean())
-    effect = clean_ld - corrupt_ld
-    if abs(effect) < 1e-6:
-        raise InputError(
-            f"the pair has no effect to explain: the clean and corrupt logit differences are both {clean_ld:.6g}; "
-            "choose a corruption that changes the target-minus-foil logit difference"
-        )
-    scores = numerator / effect
+    scores = numerator / (clean_ld - corrupt_ld)
     columns = runtime.shape.n_heads if site == "heads" else len(pairs.clean_ids[0])
     return PatchResult(
         site=site,
