@@ -200,3 +200,35 @@ def test_patch_cli_on_ioi(home_with_embedded: Path) -> None:
     # late layers carry the answer at the last token (layer 29 still attends to the corrupt earlier positions)
     assert max(row[-1] for row in result["scores"][24:]) > 0.9
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ioi_dataset_and_patching_over_pairs(home_with_embedded: Path) -> None:
+    pairs = home_with_embedded / "ioi.jsonl"
+    made = cli_json(
+        "ioi",
+        "--model",
+        "smollm2-135m",
+        "--n",
+        "4",
+        "--template",
+        "0",
+        "--same-length",
+        "--out",
+        str(pairs),
+        home=home_with_embedded,
+    )
+    assert len(made["pairs"]) == 4 and len(pairs.read_text().splitlines()) == 4
+    result = cli_json(
+        "patch",
+        "--model",
+        "smollm2-135m",
+        "--pairs",
+        str(pairs),
+        "--site",
+        "heads",
+        "--method",
+        "attribution",
+        home=home_with_embedded,
+    )
+    assert result["n_pairs"] == 4 and len(result["scores"]) == 30 and len(result["scores"][0]) == 9
+    assert result["clean_ld"] > 0 > result["corrupt_ld"]

@@ -83,14 +83,23 @@ def _fill(template: str, a: str, b: str, place: str, obj: str) -> str:
     return template.format(A=a, B=b, PLACE=place, OBJECT=obj)
 
 
-def generate_ioi(n: int, seed: int = 0, tokenizer: Any = None) -> list[IOIPair]:
+def generate_ioi(
+    n: int, seed: int = 0, tokenizer: Any = None, *, template: int | None = None, same_length: bool = False
+) -> list[IOIPair]:
     """``n`` IOI pairs, deterministic for a seed (see the module docstring for the corruption).
 
     With a ``tokenizer``, only names that are single tokens are used and every pair has clean and
-    corrupt prompts of the same token length.
+    corrupt prompts of the same token length. ``template`` fixes one template (an index into
+    ``TEMPLATES``); ``same_length`` (needs a tokenizer) keeps only pairs as long as the first one, so
+    the whole dataset can be patched and averaged position by position.
     """
     if n < 0:
         raise InputError(f"n must be >= 0, got {n}")
+    if template is not None and not 0 <= template < len(TEMPLATES):
+        raise InputError(f"template {template} out of range: 0..{len(TEMPLATES) - 1}")
+    if same_length and tokenizer is None:
+        raise InputError("same_length needs a tokenizer (give a model)")
+    length: int | None = None
     names = single_token_names(tokenizer) if tokenizer is not None else list(NAMES)
     if len(names) < 2:
         raise InputError("fewer than two names are single tokens in this tokenizer")
@@ -101,20 +110,24 @@ def generate_ioi(n: int, seed: int = 0, tokenizer: Any = None) -> list[IOIPair]:
         attempts += 1
         if attempts > 20 * n + 100:
             raise InputError(f"could only build {len(pairs)} of {n} equal-length IOI pairs with this tokenizer")
-        template = rng.choice(TEMPLATES)
+        chosen = TEMPLATES[template] if template is not None else rng.choice(TEMPLATES)
         if rng.random() < 0.5:
-            template = template.replace("{A} and {B}", "{B} and {A}", 1)
+            chosen = chosen.replace("{A} and {B}", "{B} and {A}", 1)
         io, s = rng.sample(names, 2)
         place, obj = rng.choice(PLACES), rng.choice(OBJECTS)
-        clean = _fill(template, io, s, place, obj)
+        clean = _fill(chosen, io, s, place, obj)
         # Corrupt: the second mention of S becomes IO (the first mentions keep their places).
-        head, tail = template.rsplit("{B}", 1)
+        head, tail = chosen.rsplit("{B}", 1)
         corrupt = _fill(head + "{A}" + tail, io, s, place, obj)
         if tokenizer is not None:
             lengths = {len(tokenizer(text)["input_ids"]) for text in (clean, corrupt)}
             if len(lengths) != 1:
                 continue
-        pairs.append(IOIPair(clean=clean, corrupt=corrupt, target=" " + io, foil=" " + s, template=template))
+            size = lengths.pop()
+            if same_length and length is not None and size != length:
+                continue
+            length = size if length is None else length
+        pairs.append(IOIPair(clean=clean, corrupt=corrupt, target=" " + io, foil=" " + s, template=chosen))
     return pairs
 
 

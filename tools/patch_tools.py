@@ -63,6 +63,10 @@ class IOIArgs(BaseModel):
     model: str | None = Field(None, description="Keep only names that are one token for this model's tokenizer.")
     n: int = Field(20, ge=1, le=5000)
     seed: int = 0
+    template: int | None = Field(None, ge=0, description="Use one template only (index); default: all.")
+    same_length: bool = Field(
+        False, description="Keep only pairs as long as the first (needs model), so they can be averaged."
+    )
 
 
 class IOIOut(BaseModel):
@@ -77,4 +81,7 @@ def ioi_dataset(ctx: ToolContext, args: IOIArgs) -> IOIOut:
     John gave a drink to" → " Mary"): templates × names × places × objects; the corrupt prompt swaps
     the names so the answer flips while the token length stays the same. Use with patch_activations."""
     tokenizer = ctx.runtime(args.model).loaded.tokenizer if args.model else None
-    return IOIOut(pairs=generate_ioi(args.n, seed=args.seed, tokenizer=tokenizer))
+    pairs = generate_ioi(
+        args.n, seed=args.seed, tokenizer=tokenizer, template=args.template, same_length=args.same_length
+    )
+    return IOIOut(pairs=pairs)

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from autointerp.cli.common import DB_HELP, JSON_HELP, MODEL_HELP, open_runtime, settings_from, store_for
 from autointerp.cli.output import emit, err_console, highlighted
-from autointerp.cli.tools_cmd import ablate_command, patch_command, steer_command, tools_app
+from autointerp.cli.tools_cmd import ablate_command, ioi_command, patch_command, steer_command, tools_app
 from store.dburl import mask_url
 from store.errors import AutointerpError
 from tools.cache_service import build_site_cache, cache_site_of, open_site_cache, unit_exemplars
@@ -48,6 +48,7 @@ app.add_typer(tools_app, name="tools")
 app.command("ablate")(ablate_command)
 app.command("steer")(steer_command)
 app.command("patch")(patch_command)
+app.command("ioi")(ioi_command)
 
 JsonOpt = Annotated[str | None, typer.Option("--json", help=JSON_HELP, metavar="PATH")]
 DbOpt = Annotated[str | None, typer.Option("--db", help=DB_HELP, metavar="URL")]

@@ -17,7 +17,9 @@ from store.errors import InputError
 from tools.catalog import default_registry
 from tools.context import ToolContext
 from tools.executor import LocalExecutor
+from tools.ioi import write_ioi_jsonl
 from tools.patch_plots import plot_patch_heatmap
+from tools.patch_tools import IOIOut
 from tools.patching import PatchResult
 
 tools_app = typer.Typer(help="The tools the agent calls: list them, call one.", no_args_is_help=True)
@@ -211,3 +213,20 @@ def _cell(value: float) -> str:
     level = min(int(abs(value) * (len(shades) - 1) + 0.5), len(shades) - 1)
     colour = "green" if value > 0 else "red"
     return f"[{colour}]{shades[level]}[/{colour}]"
+
+
+def ioi_command(
+    out: Annotated[Path, typer.Option("--out", help="Write the pairs here as JSONL (for patch --pairs).")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Keep single-token names of this model.")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, max=5000)] = 20,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    template: Annotated[int | None, typer.Option("--template", min=0, help="One template only (index).")] = None,
+    same_length: Annotated[bool, typer.Option("--same-length", help="Only pairs as long as the first.")] = False,
+    json_path: JsonOpt = None,
+) -> None:
+    """Generate IOI prompt pairs (clean/corrupt by name swap) as a JSONL file."""
+    args = {"model": model, "n": n, "seed": seed, "template": template, "same_length": same_length}
+    result = executor().submit("ioi_dataset", args)
+    assert isinstance(result, IOIOut)
+    write_ioi_jsonl(result.pairs, out)
+    emit(result, json_path, lambda c: c.print(f"wrote {len(result.pairs)} pairs to {out}"))
