@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from store.errors import ConfigError
 from tools.patching import PatchResult
+from tools.plots import save_figure
 
 
 def _column_labels(result: PatchResult) -> list[str]:
@@ -54,12 +54,4 @@ def plot_patch_heatmap(result: PatchResult, path: Path | str) -> Path:
         fontsize=9,
     )
     fig.colorbar(image, ax=ax, label="(LD_patched - LD_corrupt) / (LD_clean - LD_corrupt)")
-    fig.tight_layout()
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out)
-    except OSError as exc:
-        raise ConfigError(f"cannot write plot to {out}: {exc.strerror}") from exc
-    finally:
-        plt.close(fig)
-    return out
+    return save_figure(fig, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from store.errors import ConfigError
 from tools.schemas import ExemplarsResult
@@ -40,6 +41,13 @@ def plot_activation_histogram(result: ExemplarsResult, path: Path) -> Path:
         fontsize=9,
     )
     ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write a matplotlib figure as PNG (creating folders) and close it; ConfigError when unwritable."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
