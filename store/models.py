@@ -290,8 +290,10 @@ class Experiment(SQLModel, table=True):
     """One tool call of an investigation: the tool, its arguments, a summary of what came back."""
 
     __tablename__ = "experiment"
+    __table_args__ = (sa.UniqueConstraint("investigation_id", "call_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    call_id: str | None = None  # the tool call's id: a replayed call finds its row instead of adding one
     investigation_id: int = Field(foreign_key="investigation.id", ondelete="CASCADE", index=True)
     tool: str
     args: dict[str, Any] = _json(default_factory=dict)
@@ -306,8 +308,10 @@ class Hypothesis(SQLModel, table=True):
     """A claim an investigation is testing, with its current standing and confidence."""
 
     __tablename__ = "hypothesis"
+    __table_args__ = (sa.UniqueConstraint("investigation_id", "call_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    call_id: str | None = None
     investigation_id: int = Field(foreign_key="investigation.id", ondelete="CASCADE", index=True)
     text: str = Field(sa_type=sa.Text)
     status: HypothesisStatus = _enum(HypothesisStatus, HypothesisStatus.open)
@@ -319,8 +323,10 @@ class Evidence(SQLModel, table=True):
     """A link from an experiment to a hypothesis: it supports (or refutes) it, with a weight."""
 
     __tablename__ = "evidence"
+    __table_args__ = (sa.UniqueConstraint("call_id", "experiment_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    call_id: str | None = None
     hypothesis_id: int = Field(foreign_key="hypothesis.id", ondelete="CASCADE", index=True)
     experiment_id: int = Field(foreign_key="experiment.id", ondelete="CASCADE", index=True)
     supports: bool

@@ -127,7 +127,7 @@ def cache_data(model_id: int, **changes: object) -> ExemplarCacheCreate:
 
 def test_migrations_create_every_table_matching_the_models(engine: sa.Engine) -> None:
     assert table_names(engine) == TABLES
-    assert current_revision(engine) == head_revision() == "0001"
+    assert current_revision(engine) == head_revision() == "0002"
     assert schema_diff(engine) == []
 
 
@@ -152,6 +152,21 @@ def test_downgrade_to_base_and_upgrade_again(engine: sa.Engine) -> None:
     assert current_revision(engine) == head_revision()
     assert schema_diff(engine) == []
     assert make_model(engine).id is not None
+
+
+def test_upgrade_from_0001_keeps_the_rows(engine: sa.Engine) -> None:
+    """Data written under the first schema survives the call-id migration untouched."""
+    downgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO job (kind, status, params, progress_done, attempts, created_at) "
+                             "VALUES ('label', 'queued', '{}', 0, 0, :t)"), {"t": datetime.now(UTC)})
+    upgrade(engine)
+    assert current_revision(engine) == head_revision() == "0002"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT kind, status FROM job")).all() == [("label", "queued")]
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("experiment")}
+    assert "call_id" in columns
+    assert schema_diff(engine) == []
 
 
 def test_open_without_migrate_only_connects(store_url: str) -> None:

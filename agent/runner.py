@@ -1,0 +1,263 @@
+"""Start, resume and inspect investigations: the functions behind ``autointerp explain``, ``show``
+and ``chat``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from agent.checkpoints import open_checkpointer
+from agent.graph import Budget, Investigator
+from agent.prompts import load_prompt
+from store.db import open_store, session
+from store.errors import ConfigError, InputError
+from store.investigations import create_investigation, get_investigation, investigation_record, update_investigation
+from store.models import Explanation, InvestigationStatus, Subject, SubjectKind
+from store.repo import get_or_create_subject
+from store.settings import Settings
+from tools.addresses import Unit, parse_target
+from tools.cache_service import register_model
+from tools.catalog import default_registry
+from tools.context import ToolContext
+from tools.embedded import EMBEDDED_NAME
+from tools.executor import LocalExecutor
+from tools.suite_functions import load_suite_function
+
+MODEL_UNIT_TOOLS = ["exemplars", "activations", "ablate", "unit_logits", "steer"]
+FUNCTION_TOOLS = ["call_function"]
+LLM_RESULT_CHARS = 12_000
+
+
+class ExplanationOut(BaseModel):
+    """The explanation fields of DESIGN §4."""
+
+    label: str
+    description: str
+    code: str | None = None
+    domain: Any = None
+    confidence: float
+    evidence: list[int] = Field(default_factory=list)
+
+
+class ExplainResult(BaseModel):
+    """What ``autointerp explain`` returns."""
+
+    investigation_id: int
+    subject: str
+    explanation: ExplanationOut | None
+    experiments: int
+    seconds: float
+    tokens: int
+
+
+@dataclass(frozen=True)
+class SubjectInfo:
+    """A resolved subject: its address, kind, and the model it lives in (None for functions)."""
+
+    address: str
+    kind: str
+    model: str | None
+
+
+def resolve_subject(subject: str, model: str | None, ctx: ToolContext) -> SubjectInfo:
+    """Check the subject exists (in the model, or in its suite file) before anything is stored."""
+    if "#" in subject:
+        function = load_suite_function(subject)
+        return SubjectInfo(function.address, function.kind, None)
+    reference = model or EMBEDDED_NAME
+    target = ctx.runtime(reference).resolve(subject)  # AddressError names the valid range
+    parsed = parse_target(target.address)
+    if not isinstance(parsed, Unit):
+        raise InputError(f"{subject} is a site, not a subject; give a unit such as {subject}.0")
+    return SubjectInfo(target.address, parsed.kind, reference)
+
+
+def make_brain(spec: str) -> BaseChatModel:
+    """The chat model for a backend spec: builtin, openai:<model>, anthropic:<model>."""
+    if spec.strip() == "builtin":
+        from agent.builtin import BuiltinScientist
+
+        return BuiltinScientist()
+    from agent.backends.factory import make_chat_model
+
+    model = make_chat_model(spec)
+    if model is None:
+        raise ConfigError(f"backend {spec!r} has no chat model")
+    return model
+
+
+def _subject_kind(info: SubjectInfo) -> SubjectKind:
+    kinds = {"mlp": SubjectKind.mlp, "head": SubjectKind.attn, "resid": SubjectKind.resid, "sae": SubjectKind.sae}
+    return kinds.get(info.kind) or SubjectKind(info.kind)
+
+
+def _task_message(info: SubjectInfo, budget: Budget) -> HumanMessage:
+    kind = "model_unit" if info.model is not None else info.kind
+    what = f"unit {info.address} of model {info.model}" if info.model else f"the {info.kind} function {info.address}"
+    payload = {"subject": info.address, "model": info.model, "kind": kind, "budget": budget.model_dump()}
+    return HumanMessage(f"Investigate {what} and explain what it does.\n{json.dumps(payload)}")
+
+
+class Session:
+    """One process's handles for running investigations: settings, store, executor."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        if self.settings.db is None:
+            self.settings.ensure_home()
+        self.engine: Engine = open_store(self.settings.db_url())
+        self.ctx = ToolContext(settings=self.settings, _engine=self.engine)
+        self.executor = LocalExecutor(default_registry(), self.ctx)
+
+    def investigator(
+        self,
+        investigation_id: int,
+        brain: BaseChatModel,
+        *,
+        chat: bool = False,
+        on_step: Callable[[dict[str, Any]], None] | None = None,
+    ) -> tuple[Investigator, dict[str, Any]]:
+        """The graph's node context for a stored investigation, and its LangGraph config."""
+        row = get_investigation(self.engine, investigation_id)
+        with session(self.engine) as db:
+            subject = db.get(Subject, row.subject_id)
+        assert subject is not None and row.thread_id is not None
+        model = (row.budget or {}).get("model")
+        is_function = subject.kind in (SubjectKind.numeric, SubjectKind.string, SubjectKind.entity)
+        investigator = Investigator(
+            engine=self.engine,
+            executor=self.executor,
+            model=brain,
+            investigation_id=investigation_id,
+            subject_id=subject.id or 0,
+            subject_model=model,
+            tools=FUNCTION_TOOLS if is_function else MODEL_UNIT_TOOLS,
+            budget=Budget.model_validate({k: v for k, v in (row.budget or {}).items() if k != "model"}),
+            chat=chat,
+            max_result_chars=None if row.backend == "builtin" else LLM_RESULT_CHARS,
+            on_step=on_step,
+        )
+        config = {"configurable": {"thread_id": row.thread_id}, "recursion_limit": investigator.recursion_limit()}
+        return investigator, config
+
+    def create(self, subject: str, model: str | None, backend: str, budget: Budget) -> tuple[int, list[Any]]:
+        """Validate the subject, then store it and a new investigation; return its id and first messages."""
+        info = resolve_subject(subject, model, self.ctx)
+        model_id = None
+        if info.model is not None:
+            model_id = register_model(self.engine, self.ctx.runtime(info.model).loaded).id
+        subject_row = get_or_create_subject(self.engine, model_id, _subject_kind(info), info.address)
+        assert subject_row.id is not None
+        row = create_investigation(
+            self.engine,
+            subject_id=subject_row.id,
+            backend=backend,
+            thread_id=uuid.uuid4().hex,
+            budget={**budget.model_dump(), "model": info.model},
+        )
+        assert row.id is not None
+        return row.id, [SystemMessage(load_prompt()), _task_message(info, budget)]
+
+    @contextmanager
+    def graph(self, investigator: Investigator) -> Iterator[Any]:
+        """The compiled graph with this store's checkpointer."""
+        with open_checkpointer(self.settings) as saver:
+            yield investigator.build(saver)
+
+    def run(
+        self,
+        investigation_id: int,
+        brain: BaseChatModel,
+        first: list[Any] | None,
+        on_step: Callable[[dict[str, Any]], None] | None = None,
+    ) -> ExplainResult:
+        """Run (first messages given) or resume (None) an investigation to its end."""
+        investigator, config = self.investigator(investigation_id, brain, on_step=on_step)
+        with self.graph(investigator) as graph:
+            inputs = {"messages": first} if first is not None else None
+            try:
+                graph.invoke(inputs, config)
+            except Exception:
+                update_investigation(self.engine, investigation_id, status=InvestigationStatus.failed)
+                raise
+            state = graph.get_state(config).values
+        update_investigation(
+            self.engine,
+            investigation_id,
+            tool_calls=int(state.get("tool_calls", 0)),
+            tokens=int(state.get("tokens", 0)),
+            seconds=float(state.get("seconds", 0.0)),
+            status=InvestigationStatus.succeeded if state.get("explanation_id") else InvestigationStatus.failed,
+        )
+        return self.result(investigation_id)
+
+    def result(self, investigation_id: int) -> ExplainResult:
+        """The stored outcome of an investigation."""
+        record = investigation_record(self.engine, investigation_id)
+        row = record["investigation"]
+        with session(self.engine) as db:
+            subject = db.get(Subject, row["subject_id"])
+        explanation = record["explanation"]
+        fields = ExplanationOut.model_fields
+        return ExplainResult(
+            investigation_id=investigation_id,
+            subject=subject.address if subject else "?",
+            explanation=ExplanationOut(**{k: explanation[k] for k in fields}) if explanation else None,
+            experiments=len(record["experiments"]),
+            seconds=float(row["seconds"]),
+            tokens=int(row["tokens"]),
+        )
+
+
+def explain(
+    subject: str,
+    *,
+    model: str | None = None,
+    backend: str = "builtin",
+    budget: Budget | None = None,
+    settings: Settings | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+    brain: BaseChatModel | None = None,
+) -> ExplainResult:
+    """Investigate ``subject`` from the start and return the stored explanation."""
+    run = Session(settings)
+    chosen = brain or make_brain(backend)
+    investigation_id, first = run.create(subject, model, backend, budget or Budget())
+    return run.run(investigation_id, chosen, first, on_step)
+
+
+def resume(
+    investigation_id: int,
+    *,
+    settings: Settings | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+    brain: BaseChatModel | None = None,
+) -> ExplainResult:
+    """Continue a crashed investigation from its last checkpoint; finished experiments are not rerun."""
+    run = Session(settings)
+    row = get_investigation(run.engine, investigation_id)
+    with session(run.engine) as db:
+        done = db.exec(_explanation_query(investigation_id)).first()
+    if done is not None:
+        return run.result(investigation_id)
+    return run.run(investigation_id, brain or make_brain(row.backend), None, on_step)
+
+
+def _explanation_query(investigation_id: int) -> Any:
+    from sqlmodel import select
+
+    return select(Explanation).where(Explanation.investigation_id == investigation_id)
+
+
+def show(investigation_id: int, settings: Settings | None = None) -> dict[str, Any]:
+    """Everything stored about an investigation."""
+    return investigation_record(Session(settings).engine, investigation_id)
