@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
 
 from agent.graph import Budget
 from agent.runner import Session, explain, resume, show
@@ -30,15 +31,16 @@ class ScriptedChatModel(GenericFakeChatModel):
     """
 
     script: list[Any]
-    bound: list[Any] = []
+    bound: list[Any] = Field(default_factory=list)
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
         """Remember the tools offered; the script decides what to call."""
         self.bound = list(tools)
         return self
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         turn = sum(isinstance(m, AIMessage) for m in messages)
         step = self.script[min(turn, len(self.script) - 1)]
         reply = step(messages)
@@ -70,9 +72,21 @@ def experiment_ids(messages: list[BaseMessage]) -> list[int]:
 
 def final(messages: list[BaseMessage]) -> AIMessage:
     """Finish with the experiments seen so far as evidence."""
-    return AIMessage(content="done", tool_calls=[{"name": "final_explanation", "id": "fin", "args": {
-        "label": "fires on cats", "description": "Fires on the token cat.", "confidence": 0.7,
-        "evidence": experiment_ids(messages)}}])
+    return AIMessage(
+        content="done",
+        tool_calls=[
+            {
+                "name": "final_explanation",
+                "id": "fin",
+                "args": {
+                    "label": "fires on cats",
+                    "description": "Fires on the token cat.",
+                    "confidence": 0.7,
+                    "evidence": experiment_ids(messages),
+                },
+            }
+        ],
+    )
 
 
 def full_script(model: str) -> list[Step]:
@@ -81,12 +95,30 @@ def full_script(model: str) -> list[Step]:
         call("exemplars", {"subject": "L1.mlp.3", "k": 3, "max_tokens": 2000}, "c1"),
         call("activations", {"subject": "L1.mlp.999", "texts": ["cat"]}, "c2"),  # out of range: a tool error
         call("read_minds", {}, "c3"),  # not a tool
-        lambda m: AIMessage(content="", invalid_tool_calls=[
-            {"name": "activations", "args": "{not json", "id": "c4", "error": "bad JSON", "type": "invalid_tool_call"}]),
+        lambda m: AIMessage(
+            content="",
+            invalid_tool_calls=[
+                {
+                    "name": "activations",
+                    "args": "{not json",
+                    "id": "c4",
+                    "error": "bad JSON",
+                    "type": "invalid_tool_call",
+                }
+            ],
+        ),
         call("propose_hypothesis", {"text": "fires on the token cat", "confidence": 0.6}, "c5"),
         call("activations", {"subject": "L1.mlp.3", "texts": ["The cat sat.", "A dog ran."]}, "c6"),
-        call("record_evidence", lambda m: {"hypothesis_id": 1, "experiment_ids": [last_result(m[:-2])[
-            "experiment_id"] or experiment_ids(m)[-1]], "supports": True, "note": "cat > dog"}, "c7"),
+        call(
+            "record_evidence",
+            lambda m: {
+                "hypothesis_id": 1,
+                "experiment_ids": [last_result(m[:-2])["experiment_id"] or experiment_ids(m)[-1]],
+                "supports": True,
+                "note": "cat > dog",
+            },
+            "c7",
+        ),
         final,
     ]
 
@@ -100,8 +132,7 @@ def test_scripted_investigation_end_to_end(settings: Settings, tiny_llama_dir: P
     model = str(tiny_llama_dir)
     brain = ScriptedChatModel(messages=iter([]), script=full_script(model))
     steps: list[dict[str, Any]] = []
-    result = explain("L1.mlp.3", model=model, backend="scripted", settings=settings, brain=brain,
-                     on_step=steps.append)
+    result = explain("L1.mlp.3", model=model, backend="scripted", settings=settings, brain=brain, on_step=steps.append)
     assert result.explanation is not None and result.explanation.label == "fires on cats"
     record = show(result.investigation_id, settings)
     tools = [e["tool"] for e in record["experiments"]]
@@ -124,21 +155,27 @@ def test_budget_exhaustion_still_gives_an_explanation(settings: Settings, tiny_l
     model = str(tiny_llama_dir)
     hypothesis = call("propose_hypothesis", {"text": "likes punctuation", "confidence": 0.4}, "h")
     stubborn = call("activations", {"subject": "L1.mlp.3", "texts": ["a."]}, "again")
-    brain = ScriptedChatModel(messages=iter([]), script=[
-        hypothesis,
-        call("activations", {"subject": "L1.mlp.3", "texts": ["a."]}, "a1"),
-        call("activations", {"subject": "L1.mlp.3", "texts": ["b."]}, "a2"),
-        stubborn,  # keeps experimenting after the budget note
-    ])
-    result = explain("L1.mlp.3", model=model, backend="scripted", settings=settings, brain=brain,
-                     budget=Budget(tool_calls=2))
+    brain = ScriptedChatModel(
+        messages=iter([]),
+        script=[
+            hypothesis,
+            call("activations", {"subject": "L1.mlp.3", "texts": ["a."]}, "a1"),
+            call("activations", {"subject": "L1.mlp.3", "texts": ["b."]}, "a2"),
+            stubborn,  # keeps experimenting after the budget note
+        ],
+    )
+    result = explain(
+        "L1.mlp.3", model=model, backend="scripted", settings=settings, brain=brain, budget=Budget(tool_calls=2)
+    )
     assert result.explanation is not None and result.explanation.description == "likes punctuation"
     assert result.experiments == 2  # the call after the budget note was not run
     # a model that does answer the budget note finishes with its own explanation
-    polite = ScriptedChatModel(messages=iter([]), script=[
-        call("activations", {"subject": "L1.mlp.3", "texts": ["a."]}, "a1"), final])
-    done = explain("L1.mlp.3", model=model, backend="scripted", settings=settings, brain=polite,
-                   budget=Budget(tool_calls=1))
+    polite = ScriptedChatModel(
+        messages=iter([]), script=[call("activations", {"subject": "L1.mlp.3", "texts": ["a."]}, "a1"), final]
+    )
+    done = explain(
+        "L1.mlp.3", model=model, backend="scripted", settings=settings, brain=polite, budget=Budget(tool_calls=1)
+    )
     assert done.explanation is not None and done.explanation.label == "fires on cats"
 
 
@@ -149,8 +186,9 @@ def test_a_silent_model_is_nudged_then_falls_back(settings: Settings, tiny_llama
     assert result.explanation.confidence == 0.0
 
 
-def test_crash_mid_investigation_resumes_without_duplicates(settings: Settings, tiny_llama_dir: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_mid_investigation_resumes_without_duplicates(
+    settings: Settings, tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = str(tiny_llama_dir)
     script = [
         call("activations", {"subject": "L1.mlp.3", "texts": ["one"]}, "r1"),
@@ -186,7 +224,7 @@ def test_crash_mid_investigation_resumes_without_duplicates(settings: Settings, 
 
 def test_bad_input_stores_nothing(settings: Settings, tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = str(tiny_llama_dir)
-    with pytest.raises(AddressError, match="layers 0..3"):
+    with pytest.raises(AddressError, match=r"layers 0\.\.3"):
         explain("L9.mlp.1", model=model, settings=settings, brain=ScriptedChatModel(messages=iter([]), script=[final]))
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):

@@ -158,8 +158,13 @@ def test_upgrade_from_0001_keeps_the_rows(engine: sa.Engine) -> None:
     """Data written under the first schema survives the call-id migration untouched."""
     downgrade(engine, "0001")
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO job (kind, status, params, progress_done, attempts, created_at) "
-                             "VALUES ('label', 'queued', '{}', 0, 0, :t)"), {"t": datetime.now(UTC)})
+        conn.execute(
+            sa.text(
+                "INSERT INTO job (kind, status, params, progress_done, attempts, created_at) "
+                "VALUES ('label', 'queued', '{}', 0, 0, :t)"
+            ),
+            {"t": datetime.now(UTC)},
+        )
     upgrade(engine)
     assert current_revision(engine) == head_revision() == "0002"
     with engine.connect() as conn:
