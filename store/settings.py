@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     db:     SQLAlchemy URL of the store; default ``sqlite:///<home>/autointerp.db``.
     device: torch device models run on (``cpu`` unless asked otherwise).
     dtype:  torch dtype models run in (``float32`` unless asked otherwise).
+    llm:    the agent's brain: ``builtin`` (no LLM), ``openai:<model>`` or ``anthropic:<model>``.
     """
 
     model_config = SettingsConfigDict(env_prefix="AUTOINTERP_", extra="ignore")
@@ -31,6 +32,7 @@ class Settings(BaseSettings):
     db: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
+    llm: str = "builtin"
 
     def db_url(self) -> str:
         """The store's database URL (the SQLite file in the cache home unless ``db`` is set)."""

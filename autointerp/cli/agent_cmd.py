@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Annotated, Any
 
@@ -31,7 +30,9 @@ def _settings(db: str | None) -> Any:
 
 
 def _backend(agent: str | None) -> str:
-    return agent or os.environ.get("AUTOINTERP_LLM") or "builtin"
+    from store.settings import Settings
+
+    return agent or Settings().llm
 
 
 def print_step(event: dict[str, Any]) -> None:
