@@ -228,7 +228,7 @@ def fmt(value: float, digits: int = 4) -> str:
     if value != value or value in (float("inf"), float("-inf")):
         return str(value)
     if abs(value - round(value)) <= 1e-6 * max(1.0, abs(value)):
-        return str(int(round(value)))
+        return str(round(value))
     return f"{value:.{digits}g}"
 
 
@@ -287,6 +287,7 @@ def read_transcript(messages: Sequence[BaseMessage], task_index: int) -> Transcr
     """Every tool call with its outcome; this policy's own calls in order; the final explanation."""
     calls: dict[str, Record] = {}
     own: list[Record] = []
+    positions: dict[str, int] = {}
     total = 0
     final: dict[str, Any] | None = None
     for message in messages[task_index + 1 :]:
@@ -300,7 +301,12 @@ def read_transcript(messages: Sequence[BaseMessage], task_index: int) -> Transcr
                     continue
                 total += 1
                 if call_id.startswith(OWN_PREFIX):
-                    own.append(record)
+                    if call_id in positions:  # asked again after it went unanswered: keep one record
+                        own[positions[call_id]] = record
+                        total -= 1
+                    else:
+                        positions[call_id] = len(own)
+                        own.append(record)
         elif isinstance(message, ToolMessage) and message.tool_call_id in calls:
             calls[message.tool_call_id].outcome = Outcome.parse(message.content)
     return Transcript(task_index, own, calls, total, final)
@@ -367,8 +373,11 @@ def replay(task: Task, own: list[Record]) -> Replay:
         for call, record in zip(calls, records, strict=False):
             if call.name != record.name:
                 return Replay(policy, None, 0, index)  # not this policy's history: stop trusting it
-        if len(records) < len(calls) or not calls:
-            return Replay(policy, item, len(records), index)
+        answered = 0
+        while answered < len(records) and records[answered].outcome is not None:
+            answered += 1
+        if answered < len(calls) or not calls:
+            return Replay(policy, item, answered, index)
         index += len(calls)
         policy.used = index
         try:
@@ -452,7 +461,10 @@ def _summary(final: dict[str, Any], *, finished: bool) -> str:
     head = "My explanation" if finished else "My current best hypothesis"
     confidence = final.get("confidence")
     tail = f" (confidence {float(confidence):.2f})" if isinstance(confidence, int | float) else ""
-    text = f"{head}: {final.get('label', '')}{tail}. {final.get('description', '')}"
+    description = str(final.get("description", ""))
+    if len(description) > 400:  # a chat answer stays brief
+        description = description[:400].rsplit(" ", 1)[0] + " …"
+    text = f"{head}: {final.get('label', '')}{tail}. {description}"
     if final.get("code"):
         text += f"\nCode:\n{final['code']}"
     if final.get("domain"):
@@ -465,9 +477,7 @@ def _answer_question(task: Task, transcript: Transcript, question: str, n_messag
     call = state.policy.chat_call(question)
     over = transcript.total_calls >= task.budget
     if call is not None and task.can(call.name) and not over:
-        return _ai(
-            "You asked for an experiment; running it.", [(f"{CHAT_PREFIX}{n_messages}-{call.name}", call)]
-        )
+        return _ai("You asked for an experiment; running it.", [(f"{CHAT_PREFIX}{n_messages}-{call.name}", call)])
     if transcript.final is not None:
         return AIMessage(content=_summary(transcript.final, finished=True))
     return AIMessage(content=_summary(_forced(state.policy).args(), finished=False))
