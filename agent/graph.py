@@ -42,7 +42,7 @@ from agent.internal_tools import (
 from store.errors import AutointerpError
 from store.investigations import add_evidence, add_experiment, add_hypothesis, find_experiment, save_explanation
 from store.models import Hypothesis, HypothesisStatus
-from tools.executor import LocalExecutor, ToolCall
+from tools.executor import LocalExecutor, ToolCall, ToolResult
 
 BUDGET_NOTE = (
     "Your budget is used up ({reason}). Call final_explanation now with your best explanation and the "
@@ -240,50 +240,25 @@ class Investigator:
             )
         if name not in self.tools:
             error = f"unknown tool {name!r}; available: {', '.join(self.tools + list(INTERNAL_TOOLS))}"
-            row = add_experiment(
-                self.engine,
-                investigation_id=self.investigation_id,
-                call_id=call_id,
-                tool=name,
-                args=args,
-                result={"ok": False, "result": None, "error": error},
-                seconds=0.0,
-            )
-            self._emit(
-                {
-                    "step": "tool",
-                    "tool": name,
-                    "args": args,
-                    "experiment_id": row.id,
-                    "ok": False,
-                    "summary": f"error: {error}",
-                }
-            )
-            return _tool_message(call_id, row.id, False, None, error, self.max_result_chars, name)
-        spec = self.executor.registry.get(name)
-        if self.subject_model is not None and "model" in spec.args_model.model_fields:
-            args["model"] = self.subject_model  # experiments always run on the investigated model
-        result = self.executor.run(ToolCall(tool=name, args=args, id=call_id))
-        payload = {"ok": result.ok, "result": result.result, "error": result.error}
+            result = ToolResult(call_id=call_id, tool=name, ok=False, error=error)
+        else:
+            spec = self.executor.registry.get(name)
+            if self.subject_model is not None and "model" in spec.args_model.model_fields:
+                args["model"] = self.subject_model  # experiments always run on the investigated model
+            result = self.executor.run(ToolCall(tool=name, args=args, id=call_id))
         row = add_experiment(
             self.engine,
             investigation_id=self.investigation_id,
             call_id=call_id,
             tool=name,
             args=args,
-            result=payload,
+            result={"ok": result.ok, "result": result.result, "error": result.error},
             seconds=result.seconds,
             cache_key=result.cache_key,
         )
+        summary = _summary(result.result, result.error)
         self._emit(
-            {
-                "step": "tool",
-                "tool": name,
-                "args": args,
-                "experiment_id": row.id,
-                "ok": result.ok,
-                "summary": _summary(result.result, result.error),
-            }
+            {"step": "tool", "tool": name, "args": args, "experiment_id": row.id, "ok": result.ok, "summary": summary}
         )
         return _tool_message(call_id, row.id, result.ok, result.result, result.error, self.max_result_chars, name)
 
