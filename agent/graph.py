@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
@@ -139,6 +140,8 @@ class Investigator:
         reply = self._bound_model().invoke(list(state.get("messages", [])) + new)
         if not isinstance(reply, AIMessage):
             reply = AIMessage(content=str(getattr(reply, "content", reply)))
+        # add_messages merges messages by id; provider ids may repeat (stubs, some servers), ours never do
+        reply = reply.model_copy(update={"id": f"ai-{uuid.uuid4().hex}"})
         total = reply.usage_metadata["total_tokens"] if reply.usage_metadata else 0
         update["tokens"] = state.get("tokens", 0) + int(total)
         update["seconds"] = state.get("seconds", 0.0) + time.perf_counter() - started

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -561,3 +562,56 @@ def test_usage_of() -> None:
     )
     legacy = AIMessage("x", response_metadata={"token_usage": {"prompt_tokens": 5, "completion_tokens": 3}})
     assert usage_of(legacy) == (5, 3)
+
+
+def test_a_whole_investigation_over_the_openai_wire_keeps_the_key_out_of_the_store(
+    openai_stub: Stub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real graph, driven through the openai SDK by a stub server: a tool call, then the answer."""
+    from agent.runner import explain, show
+    from store.settings import Settings
+
+    secret = "sk-test-secret-4f9a"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{openai_stub.url}/v1")
+    suite = Path(__file__).resolve().parents[2] / "shared" / "suites" / "sample.jsonl"
+    subject = f"{suite}#str-lower"
+    call_args = json.dumps({"subject": subject, "inputs": ["Hello", "ABC"]})
+    openai_stub.reply(
+        200,
+        _completion(
+            {"content": None, "tool_calls": [_openai_call("t1", "call_function", call_args)]},
+            "tool_calls",
+            {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        ),
+    )
+    final_args = json.dumps(
+        {
+            "label": "lower-cases text",
+            "description": "Returns the input in lower case.",
+            "code": "def f(x):\n    return x.lower()\n",
+            "confidence": 0.9,
+            "evidence": [1],
+        }
+    )
+    openai_stub.reply(
+        200,
+        _completion(
+            {"content": None, "tool_calls": [_openai_call("t2", "final_explanation", final_args)]},
+            "tool_calls",
+            {"prompt_tokens": 150, "completion_tokens": 30, "total_tokens": 180},
+        ),
+    )
+    settings = Settings(home=tmp_path / "home")
+    result = explain(subject, backend="openai:test-model", settings=settings)
+    assert result.explanation is not None and result.explanation.label == "lower-cases text"
+    assert result.tokens == 300 and result.experiments == 1
+    record = show(result.investigation_id, settings)
+    assert record["experiments"][0]["result_summary"]["result"]["outcomes"][0]["output"] == "hello"
+    second = openai_stub.requests[1].body
+    tool_reply = next(m for m in second["messages"] if m["role"] == "tool")
+    assert tool_reply["tool_call_id"] == "t1" and '"output": "hello"' in tool_reply["content"]
+    assert {t["function"]["name"] for t in second["tools"]} >= {"call_function", "final_explanation"}
+    for stored in (tmp_path / "home").rglob("*"):
+        if stored.is_file():
+            assert secret.encode() not in stored.read_bytes(), f"the API key leaked into {stored}"
