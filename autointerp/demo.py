@@ -1,4 +1,5 @@
-"""``make demo``: fetch the embedded model, cache one layer's exemplars, show a few neurons.
+"""``make demo``: fetch the embedded model, cache one layer's exemplars, show a few neurons, and let
+the builtin agent explain the most selective one.
 
 The neurons shown are the layer's most *selective* ones: largest max / std, i.e. rare, strong spikes
 above an otherwise quiet distribution — the easiest kind to read off exemplars.
@@ -10,11 +11,14 @@ from rich.console import Console
 
 from autointerp.cli.common import open_runtime, settings_from, store_for
 from autointerp.cli.output import highlighted
+from store.settings import Settings
 from tools.cache_service import build_site_cache, open_site_cache, unit_exemplars
 from tools.embedded import EMBEDDED_NAME
 
 
-def run_demo(console: Console, *, layer: int = 6, max_tokens: int = 60_000, units: int = 4, k: int = 5) -> None:
+def run_demo(
+    console: Console, *, layer: int = 6, max_tokens: int = 60_000, units: int = 4, k: int = 5, explain_units: int = 2
+) -> None:
     """Run the demo job and print its results."""
     settings = settings_from()
     console.rule(f"1. the embedded model ({EMBEDDED_NAME})")
@@ -56,3 +60,24 @@ def run_demo(console: Console, *, layer: int = 6, max_tokens: int = 60_000, unit
         f"See `autointerp exemplars --model {EMBEDDED_NAME} --unit L{layer}.mlp.{chosen[0]} --plot hist.png` "
         "for quantile samples and an activation histogram."
     )
+    if explain_units:
+        _explain(console, settings, [f"L{layer}.mlp.{i}" for i in chosen[:explain_units]])
+
+
+def _explain(console: Console, settings: Settings, units: list[str]) -> None:
+    """Step 4: the builtin agent investigates neurons (experiments, hypotheses, evidence, explanation)."""
+    from agent.runner import explain
+
+    console.rule(f"4. the builtin agent explains {', '.join(units)}")
+    for unit in units:
+        result = explain(unit, model=EMBEDDED_NAME, backend="builtin", settings=settings)
+        e = result.explanation
+        if e is None:
+            console.print(f"{unit}: no explanation")
+            continue
+        console.print(
+            f"\n[bold]{unit}[/bold]: [bold green]{e.label}[/bold green]  (confidence {e.confidence:.2f}, "
+            f"{result.experiments} experiments, {result.seconds:.0f}s)"
+        )
+        console.print(e.description)
+        console.print(f"[dim]transcript: autointerp show {result.investigation_id}[/dim]")

@@ -219,12 +219,13 @@ def demo(
     layer: Annotated[int, typer.Option("--layer", help="Layer to cache.")] = 6,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1000, help="Tokens to stream.")] = 60_000,
     units: Annotated[int, typer.Option("--units", min=1, help="Neurons to show.")] = 4,
+    explain_units: Annotated[int, typer.Option("--explain", min=0, help="Neurons the agent explains.")] = 2,
 ) -> None:
-    """The main job on the embedded model: fetch it, cache a layer, show its most selective neurons."""
+    """The main job on the embedded model: fetch it, cache a layer, show and explain its most selective neurons."""
     from autointerp.cli.output import console
     from autointerp.demo import run_demo
 
-    run_demo(console, layer=layer, max_tokens=max_tokens, units=units)
+    run_demo(console, layer=layer, max_tokens=max_tokens, units=units, explain_units=explain_units)
 
 
 @db_app.command("upgrade")
