@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
+from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
+from pydantic import SecretStr
 
 
 def text_of(content: str | Sequence[str | dict[str, Any]]) -> str:
@@ -37,3 +39,37 @@ def env_or_none(name: str) -> str | None:
 def new_call_id(prefix: str) -> str:
     """A fresh tool-call id for servers that omit one."""
     return f"{prefix}{uuid.uuid4().hex[:24]}"
+
+
+class SDKChatBase(BaseChatModel):
+    """What the SDK-backed chat models share: the model name, a secret key read from ``KEY_ENV`` when
+    not given, sampling and transport settings. Subclasses add ``base_url``, ``max_tokens`` and the call."""
+
+    KEY_ENV: ClassVar[str] = ""
+
+    model: str
+    """Model name sent to the server."""
+    api_key: SecretStr | None = None
+    temperature: float | None = None
+    timeout: float | None = 120.0
+    max_retries: int = 2
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "base_url": getattr(self, "base_url", None),
+            "temperature": self.temperature,
+            "max_tokens": getattr(self, "max_tokens", None),
+        }
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Tell LangChain's serializer that ``api_key`` is a secret."""
+        return {"api_key": self.KEY_ENV}
+
+    def _configured_key(self) -> str | None:
+        """The key given to the model, else the one in ``KEY_ENV``, else None."""
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        return env_or_none(self.KEY_ENV)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import anthropic
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
-from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -25,9 +24,9 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr
 
-from agent.backends._common import env_or_none, message_text, new_call_id
+from agent.backends._common import SDKChatBase, env_or_none, message_text, new_call_id
 from store.errors import ConfigError
 
 __all__ = ["AnthropicSDKChat", "to_anthropic_messages", "to_anthropic_tool"]
@@ -153,7 +152,7 @@ def to_anthropic_messages(messages: Sequence[BaseMessage]) -> tuple[str | None, 
     return ("\n\n".join(system) or None), turns
 
 
-class AnthropicSDKChat(BaseChatModel):
+class AnthropicSDKChat(SDKChatBase):
     """Chat model on the official ``anthropic`` SDK (Messages API).
 
     ``base_url`` defaults to ``ANTHROPIC_BASE_URL``. ``api_key`` is kept as a ``SecretStr`` and never
@@ -163,15 +162,10 @@ class AnthropicSDKChat(BaseChatModel):
     exceptions (``anthropic.APIStatusError`` ...).
     """
 
-    model: str
-    """Model name, e.g. ``claude-sonnet-4-5``."""
-    api_key: SecretStr | None = None
+    KEY_ENV: ClassVar[str] = "ANTHROPIC_API_KEY"
+
     base_url: str | None = Field(default_factory=lambda: env_or_none("ANTHROPIC_BASE_URL"))
     max_tokens: int = 2048
-    temperature: float | None = None
-    """Sampling temperature, sent in the request body (unset: the API's default)."""
-    timeout: float | None = 120.0
-    max_retries: int = 2
 
     _client: anthropic.Anthropic | None = PrivateAttr(default=None)
 
@@ -179,27 +173,11 @@ class AnthropicSDKChat(BaseChatModel):
     def _llm_type(self) -> str:
         return "anthropic-sdk"
 
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "base_url": self.base_url,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """Tell LangChain's serializer that ``api_key`` is a secret."""
-        return {"api_key": "ANTHROPIC_API_KEY"}
-
     def _resolved_key(self) -> str:
-        if self.api_key is not None:
-            return self.api_key.get_secret_value()
-        from_env = env_or_none("ANTHROPIC_API_KEY")
-        if from_env is None:
+        key = self._configured_key()
+        if key is None:
             raise ConfigError("anthropic backend needs the ANTHROPIC_API_KEY environment variable")
-        return from_env
+        return key
 
     @property
     def client(self) -> anthropic.Anthropic:

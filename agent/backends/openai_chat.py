@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import openai
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
-from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -30,9 +29,9 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr
 
-from agent.backends._common import env_or_none, message_text, new_call_id
+from agent.backends._common import SDKChatBase, env_or_none, message_text, new_call_id
 from store.errors import ConfigError
 
 __all__ = ["OpenAISDKChat", "to_openai_messages", "to_openai_tool"]
@@ -175,7 +174,7 @@ def _parse_tool_calls(raw_calls: Sequence[Any]) -> tuple[list[ToolCall], list[In
     return valid, invalid
 
 
-class OpenAISDKChat(BaseChatModel):
+class OpenAISDKChat(SDKChatBase):
     """Chat model on the official ``openai`` SDK, for the OpenAI API or any OpenAI-compatible server.
 
     ``base_url`` defaults to ``OPENAI_BASE_URL``. ``api_key`` is kept as a ``SecretStr`` and never shown;
@@ -184,15 +183,11 @@ class OpenAISDKChat(BaseChatModel):
     ``usage_metadata``. HTTP errors surface as the SDK's exceptions (``openai.APIStatusError`` ...).
     """
 
-    model: str
-    """Model name sent to the server (``gpt-4o-mini``, or whatever the compatible server serves)."""
-    api_key: SecretStr | None = None
+    KEY_ENV: ClassVar[str] = "OPENAI_API_KEY"
+
     base_url: str | None = Field(default_factory=lambda: env_or_none("OPENAI_BASE_URL"))
-    temperature: float | None = None
     max_tokens: int | None = None
     """Reply length cap; sent as ``max_completion_tokens`` to api.openai.com, ``max_tokens`` elsewhere."""
-    timeout: float | None = 120.0
-    max_retries: int = 2
 
     _client: openai.OpenAI | None = PrivateAttr(default=None)
 
@@ -200,26 +195,10 @@ class OpenAISDKChat(BaseChatModel):
     def _llm_type(self) -> str:
         return "openai-sdk"
 
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "base_url": self.base_url,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """Tell LangChain's serializer that ``api_key`` is a secret."""
-        return {"api_key": "OPENAI_API_KEY"}
-
     def _resolved_key(self) -> str:
-        if self.api_key is not None:
-            return self.api_key.get_secret_value()
-        from_env = env_or_none("OPENAI_API_KEY")
-        if from_env is not None:
-            return from_env
+        key = self._configured_key()
+        if key is not None:
+            return key
         if self.base_url is not None:
             return "not-needed"
         raise ConfigError(
