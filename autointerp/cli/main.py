@@ -20,6 +20,7 @@ from rich.table import Table
 
 from autointerp.cli.agent_cmd import chat_command, explain_command, show_command
 from autointerp.cli.common import DB_HELP, JSON_HELP, MODEL_HELP, open_runtime, settings_from, store_for
+from autointerp.cli.eval_cmd import eval_command, suite_app
 from autointerp.cli.output import emit, err_console, highlighted
 from autointerp.cli.tools_cmd import ablate_command, ioi_command, patch_command, steer_command, tools_app
 from store.dburl import mask_url
@@ -53,6 +54,8 @@ app.command("ioi")(ioi_command)
 app.command("explain")(explain_command)
 app.command("show")(show_command)
 app.command("chat")(chat_command)
+app.add_typer(suite_app, name="suite")
+app.command("eval")(eval_command)
 
 JsonOpt = Annotated[str | None, typer.Option("--json", help=JSON_HELP, metavar="PATH")]
 DbOpt = Annotated[str | None, typer.Option("--db", help=DB_HELP, metavar="URL")]
