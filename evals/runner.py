@@ -16,7 +16,14 @@ from tqdm import tqdm
 from agent.graph import Budget
 from agent.runner import ExplanationOut, explain
 from evals.calibration import Item, oracle_explanation, random_explanation
-from evals.scorers import Evaluator, detection_score, score_numeric, score_string, unit_test_accuracy
+from evals.scorers import (
+    Evaluator,
+    default_string_tests,
+    detection_score,
+    score_numeric,
+    score_string,
+    unit_test_accuracy,
+)
 from evals.suite import ModelUnitItem, NumericItem, StringItem, SuiteError, load_suite
 from store.db import open_store, session
 from store.errors import AutointerpError
@@ -98,7 +105,7 @@ def score_item(item: Item, explanation: ExplanationOut, evaluator: Evaluator) ->
         numeric = score_numeric(item.code, explanation.code, item.domain)
         scores.update(score=1.0 if numeric.passed else 0.0, passed=numeric.passed, nmse=numeric.nmse)
     elif isinstance(item, StringItem):
-        tests = item.tests or []
+        tests = item.tests or default_string_tests(item.id)
         string = score_string(item.code, explanation.code, tests)
         scores.update(score=string.hit_rate, passed=string.hit_rate == 1.0)
     elif isinstance(item, ModelUnitItem):

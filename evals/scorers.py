@@ -7,7 +7,9 @@ input, a timeout) fails the item, as in FIND.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import random
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -123,6 +125,24 @@ def score_string(truth_code: str, predicted_code: str | None, tests: Sequence[st
     outputs += [None] * (len(tests) - len(outputs))  # inputs never reached (timeout) count as misses
     hits = [o is not None and o == t for o, t in zip(outputs, truth, strict=True)]
     return StringScore(hit_rate=sum(hits) / len(hits), hits=hits, error=result.error)
+
+
+_TEST_WORDS = ("hello", "World", "Python", "data", "Quick", "brown", "fox", "a", "racecar", "Level", "x")
+
+
+def default_string_tests(item_id: str, count: int = 10) -> list[str]:
+    """Test inputs for a string item that has none: varied, and fixed by the item's id (DESIGN §3)."""
+    rng = random.Random(int(hashlib.sha256(item_id.encode()).hexdigest()[:16], 16))
+    tests = ["", "Hello World"]
+    while len(tests) < count:
+        words = [rng.choice(_TEST_WORDS) for _ in range(rng.randint(1, 4))]
+        text = " ".join(words)
+        if rng.random() < 0.4:
+            text += str(rng.randint(0, 999))
+        if rng.random() < 0.3:
+            text += rng.choice("!?.,;")
+        tests.append(text)
+    return tests
 
 
 def unit_test_accuracy(evaluator: Evaluator, description: str, tests: Sequence[Any]) -> float | None:
