@@ -33,8 +33,31 @@ def call_function(ctx: ToolContext, args: CallFunctionArgs) -> CallFunctionOut:
     string functions) and get each output. The function may be noisy: call the same inputs again to
     measure the noise. An exception on one input is reported for that input only; a hang or a
     memory blow-up ends the batch with an error and the outputs finished before it. Results are
-    never cached, so repeated calls show the function's randomness."""
+    never cached, so repeated calls show the function's randomness. Entity subjects (synthetic
+    neurons on text) take strings and return each input's activation in [0, 1]."""
     function = load_suite_function(args.subject)
+    if function.kind == "entity":
+        from tools.entity_neuron import EntityNeuron
+
+        bad = [x for x in args.inputs if not isinstance(x, str)]
+        if bad:
+            raise ToolError(
+                f"{args.subject} is an entity subject: its inputs are texts (strings), got {bad[0]!r}",
+                tool="call_function",
+                field="inputs",
+            )
+        concept = function.raw.get("concept")
+        members = function.raw.get("members") or []
+        if not isinstance(concept, str) or not concept.strip() or not isinstance(members, list):
+            raise ToolError(
+                f"{args.subject} is an entity subject without a usable 'concept' (and 'members' list)",
+                tool="call_function",
+                field="subject",
+            )
+        texts = [str(x) for x in args.inputs]
+        activations = EntityNeuron(concept, [str(m) for m in members]).activation(texts)
+        outcomes = [CallOutcome(input=x, output=a) for x, a in zip(texts, activations, strict=True)]
+        return CallFunctionOut(subject=args.subject, outcomes=outcomes, error=None)
     if not function.code:
         raise ToolError(
             f"{args.subject} is a {function.kind} subject with no code to call; probe it with its own tools",

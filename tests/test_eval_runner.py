@@ -1,0 +1,87 @@
+"""The eval runner: oracle and random calibration on the sample suite, bad lines, stored scores,
+and an end-to-end eval with the builtin agent."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from evals.evaluators import make_evaluator
+from evals.report import write_report
+from evals.runner import Runner
+from evals.suite import load_suite
+from store.settings import Settings
+from tests.cli_helpers import cli_json
+
+SAMPLE_SUITE = Path(__file__).resolve().parents[2] / "shared" / "suites" / "sample.jsonl"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home")
+
+
+def test_oracle_scores_high_and_random_near_chance(settings: Settings, tmp_path: Path) -> None:
+    judge = make_evaluator("embedding")
+    oracle = Runner(str(SAMPLE_SUITE), "oracle", judge, settings=settings).run(progress=False)
+    assert oracle.by_kind["numeric"].score == 1.0
+    assert oracle.by_kind["string"].score == 1.0
+    assert (oracle.by_kind["entity"].score or 0) >= 0.9
+    rand = Runner(str(SAMPLE_SUITE), "random", judge, settings=settings, seed=1).run(progress=False)
+    assert (rand.by_kind["numeric"].score or 0) <= 0.2
+    assert (rand.by_kind["string"].score or 0) <= 0.5
+    assert (rand.by_kind["entity"].score or 0) <= 0.6
+    with sqlite3.connect(settings.home / "autointerp.db") as db:
+        assert db.execute("select count(*) from ground_truth").fetchone()[0] == 12
+        metrics = {row[0] for row in db.execute("select distinct metric from score")}
+    assert {"score", "passed", "nmse", "unit_test_acc"} <= metrics
+    report = write_report(oracle, tmp_path / "report")
+    text = report.read_text()
+    assert "| numeric |" in text and (tmp_path / "report" / "nmse.png").is_file()
+
+
+def test_bad_lines_are_reported_and_the_run_goes_on(settings: Settings, tmp_path: Path) -> None:
+    suite = tmp_path / "suite.jsonl"
+    good = {"id": "ok", "kind": "numeric", "code": "def f(x):\n    return 2*x\n", "description": "doubles"}
+    lines = [
+        json.dumps(good),
+        "{not json",
+        json.dumps({"id": "nodesc", "kind": "numeric", "code": "def f(x):\n    return x\n"}),
+        json.dumps({"id": "nof", "kind": "numeric", "code": "def g(x):\n    return x\n", "description": "g"}),
+        json.dumps(
+            {
+                "id": "ghost",
+                "kind": "model_unit",
+                "model": str(tmp_path / "no-model"),
+                "unit": "L0.mlp.1",
+                "description": "nothing",
+            }
+        ),
+    ]
+    suite.write_text("\n".join(lines) + "\n")
+    result = Runner(str(suite), "oracle", make_evaluator("embedding"), settings=settings).run(progress=False)
+    by_id = {item.id: item for item in result.items}
+    assert by_id["ok"].score == 1.0
+    assert "line 2 is not JSON" in (by_id["line 2"].error or "")
+    assert "'description'" in (by_id["nodesc"].error or "")
+    assert "does not define f" in (by_id["nof"].error or "")
+    oracle_ghost = by_id["ghost"]
+    assert oracle_ghost.error is None  # the oracle needs no model; an agent would fail on it:
+    ghost = next(i for i in load_suite(suite).items if i.id == "ghost")
+    agent = Runner(str(suite), "builtin", make_evaluator("embedding"), settings=settings).run_item(ghost)
+    assert agent.error and "no-model" in agent.error
+
+
+def test_eval_cli_with_the_builtin_agent(home: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "few.jsonl"
+    rows = [json.loads(line) for line in SAMPLE_SUITE.read_text().splitlines() if line.strip()]
+    suite.write_text("".join(json.dumps(r) + "\n" for r in rows if r["id"] in ("num-parabola", "str-lower")))
+    result = cli_json("eval", "--suite", str(suite), "--agent", "builtin", "--report", str(tmp_path / "rep"), home=home)
+    assert set(result) >= {"suite", "agent", "evaluator", "by_kind", "items"}
+    assert result["by_kind"]["numeric"]["score"] == 1.0 and result["by_kind"]["string"]["score"] == 1.0
+    item = result["items"][0]
+    assert {"id", "kind", "score", "passed", "label", "description", "code", "seconds", "tool_calls"} <= set(item)
+    assert item["tool_calls"] > 0 and (tmp_path / "rep" / "report.md").is_file()
