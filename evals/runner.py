@@ -49,6 +49,7 @@ class ItemResult(BaseModel):
     tool_calls: int = 0
     unit_test_acc: float | None = None
     detection: float | None = None
+    fuzzing: float | None = None
     nmse: float | None = None
     family: str | None = None
     complication: str | None = None
@@ -62,6 +63,7 @@ class KindSummary(BaseModel):
     score: float | None
     unit_test_acc: float | None = None
     detection: float | None = None
+    fuzzing: float | None = None
 
 
 class EvalResult(BaseModel):
@@ -91,6 +93,7 @@ def summarise(items: list[ItemResult]) -> dict[str, KindSummary]:
             score=_mean([m.score if m.error is None else 0.0 for m in members]),
             unit_test_acc=_mean([m.unit_test_acc for m in members]),
             detection=_mean([m.detection for m in members]),
+            fuzzing=_mean([m.fuzzing for m in members]),
         )
         for kind, members in sorted(groups.items())
     }
@@ -159,6 +162,23 @@ class Runner:
         explanation_id = self._explanation_id(result.investigation_id)
         return result.explanation, explanation_id, result.experiments, time.perf_counter() - started
 
+    def _delphi(self, item: ModelUnitItem, description: str) -> dict[str, Any]:
+        """Delphi detection and fuzzing for a unit without ground-truth texts (builds its cache if needed)."""
+        from evals.delphi import delphi_scores
+        from tools.cache_service import build_site_cache, cache_site_of, open_site_cache
+        from tools.context import ToolContext
+
+        ctx = ToolContext(settings=self.settings, _engine=self.engine)
+        runtime = ctx.runtime(item.model)
+        site, _ = cache_site_of(runtime, item.unit)
+        try:
+            cache, _ = open_site_cache(self.engine, runtime.loaded, site)
+        except AutointerpError:
+            build_site_cache(runtime, self.engine, self.settings, site, max_tokens=50_000, progress=False)
+            cache, _ = open_site_cache(self.engine, runtime.loaded, site)
+        score = delphi_scores(runtime, cache, item.unit, description, self.evaluator)
+        return {"detection": score.detection, "fuzzing": score.fuzzing}
+
     def _explanation_id(self, investigation_id: int) -> int | None:
         from sqlmodel import select
 
@@ -204,6 +224,8 @@ class Runner:
         try:
             explanation, explanation_id, tool_calls, seconds = self.explain(item)
             scores = score_item(item, explanation, self.evaluator)
+            if isinstance(item, ModelUnitItem) and not (item.positives and item.negatives):
+                scores.update(self._delphi(item, explanation.description))
             self._store(item, explanation, explanation_id, scores)
         except AutointerpError as exc:
             result.error = str(exc)

@@ -85,3 +85,74 @@ def test_eval_cli_with_the_builtin_agent(home: Path, tmp_path: Path) -> None:
     item = result["items"][0]
     assert {"id", "kind", "score", "passed", "label", "description", "code", "seconds", "tool_calls"} <= set(item)
     assert item["tool_calls"] > 0 and (tmp_path / "rep" / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_delphi_scores_for_a_unit_without_ground_truth(embedded_home: Path, tmp_path: Path) -> None:
+    """A model_unit item with no positives/negatives gets delphi detection and fuzzing from the cache."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in ("models", "downloads"):
+        if (embedded_home / name).is_dir():
+            (home / name).symlink_to(embedded_home / name, target_is_directory=True)
+    suite = tmp_path / "units.jsonl"
+    suite.write_text(
+        json.dumps(
+            {
+                "id": "smell",
+                "kind": "model_unit",
+                "model": "smollm2-135m",
+                "unit": "L6.mlp.35",
+                "description": "fires on 'smelled' in 'the street smelled of ...'",
+            }
+        )
+        + "\n"
+    )
+    result = Runner(str(suite), "oracle", make_evaluator("embedding"), settings=Settings(home=home)).run(progress=False)
+    item = result.items[0]
+    assert item.error is None
+    assert item.detection is not None and 0.0 <= item.detection <= 1.0
+    assert item.fuzzing is not None and 0.0 <= item.fuzzing <= 1.0
+    assert result.by_kind["model_unit"].fuzzing == item.fuzzing
+
+
+def test_suite_generate_cli(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gen.jsonl"
+    made = cli_json(
+        "suite",
+        "generate",
+        "--out",
+        str(out),
+        "--numeric",
+        "6",
+        "--string",
+        "6",
+        "--entity",
+        "3",
+        "--seed",
+        "11",
+        home=home,
+    )
+    assert made["counts"] == {"numeric": 6, "string": 6, "entity": 3}
+    suite = load_suite(out)
+    assert not suite.errors and [i.kind for i in suite.items].count("entity") == 3
+    again = tmp_path / "again.jsonl"
+    cli_json(
+        "suite",
+        "generate",
+        "--out",
+        str(again),
+        "--numeric",
+        "6",
+        "--string",
+        "6",
+        "--entity",
+        "3",
+        "--seed",
+        "11",
+        home=home,
+    )
+    assert again.read_text() == out.read_text()  # reproducible from the seed
+    oracle = Runner(str(out), "oracle", make_evaluator("embedding"), settings=Settings(home=home)).run(progress=False)
+    assert oracle.by_kind["numeric"].score is not None and oracle.by_kind["numeric"].score >= 0.8
+    assert oracle.by_kind["string"].score == 1.0

@@ -111,7 +111,7 @@ def eval_command(
             title=f"{result.agent} on {Path(result.suite).name} ({result.evaluator} evaluator)",
         )
         for kind, s in result.by_kind.items():
-            table.add_row(kind, str(s.n), _pct(s.score), _pct(s.unit_test_acc), _pct(s.detection))
+            table.add_row(kind, str(s.n), _pct(s.score), _pct(s.unit_test_acc), _pct(s.detection), _pct(s.fuzzing))
         c.print(table)
         for item in result.items:
             if item.error:
