@@ -163,20 +163,12 @@ class Runner:
         return result.explanation, explanation_id, result.experiments, time.perf_counter() - started
 
     def _delphi(self, item: ModelUnitItem, description: str) -> dict[str, Any]:
-        """Delphi detection and fuzzing for a unit without ground-truth texts (builds its cache if needed)."""
+        """Delphi detection and fuzzing on held-out contexts, for a unit without ground-truth texts."""
         from evals.delphi import delphi_scores
-        from tools.cache_service import build_site_cache, cache_site_of, open_site_cache
         from tools.context import ToolContext
 
-        ctx = ToolContext(settings=self.settings, _engine=self.engine)
-        runtime = ctx.runtime(item.model)
-        site, _ = cache_site_of(runtime, item.unit)
-        try:
-            cache, _ = open_site_cache(self.engine, runtime.loaded, site)
-        except AutointerpError:
-            build_site_cache(runtime, self.engine, self.settings, site, max_tokens=50_000, progress=False)
-            cache, _ = open_site_cache(self.engine, runtime.loaded, site)
-        score = delphi_scores(runtime, cache, item.unit, description, self.evaluator)
+        runtime = ToolContext(settings=self.settings, _engine=self.engine).runtime(item.model)
+        score = delphi_scores(runtime, item.unit, description, self.evaluator)
         return {"detection": score.detection, "fuzzing": score.fuzzing}
 
     def _explanation_id(self, investigation_id: int) -> int | None:
