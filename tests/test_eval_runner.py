@@ -68,8 +68,8 @@ def test_bad_lines_are_reported_and_the_run_goes_on(settings: Settings, tmp_path
     assert "line 2 is not JSON" in (by_id["line 2"].error or "")
     assert "'description'" in (by_id["nodesc"].error or "")
     assert "does not define f" in (by_id["nof"].error or "")
-    oracle_ghost = by_id["ghost"]
-    assert oracle_ghost.error is None  # the oracle needs no model; an agent would fail on it:
+    # a model_unit whose model cannot load fails on its own line (delphi scoring needs the model)
+    assert "no-model" in (by_id["ghost"].error or "") and by_id["ghost"].kind == "model_unit"
     ghost = next(i for i in load_suite(suite).items if i.id == "ghost")
     agent = Runner(str(suite), "builtin", make_evaluator("embedding"), settings=settings).run_item(ghost)
     assert agent.error and "no-model" in agent.error
