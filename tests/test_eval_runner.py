@@ -116,42 +116,19 @@ def test_delphi_scores_for_a_unit_without_ground_truth(embedded_home: Path, tmp_
     assert result.by_kind["model_unit"].fuzzing == item.fuzzing
 
 
+def _generate_args(out: Path) -> tuple[str, ...]:
+    """``suite generate`` of 6 numeric, 6 string and 3 entity functions with seed 11 into ``out``."""
+    return ("suite", "generate", "--out", str(out), "--numeric", "6", "--string", "6", "--entity", "3", "--seed", "11")
+
+
 def test_suite_generate_cli(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "gen.jsonl"
-    made = cli_json(
-        "suite",
-        "generate",
-        "--out",
-        str(out),
-        "--numeric",
-        "6",
-        "--string",
-        "6",
-        "--entity",
-        "3",
-        "--seed",
-        "11",
-        home=home,
-    )
+    made = cli_json(*_generate_args(out), home=home)
     assert made["counts"] == {"numeric": 6, "string": 6, "entity": 3}
     suite = load_suite(out)
     assert not suite.errors and [i.kind for i in suite.items].count("entity") == 3
     again = tmp_path / "again.jsonl"
-    cli_json(
-        "suite",
-        "generate",
-        "--out",
-        str(again),
-        "--numeric",
-        "6",
-        "--string",
-        "6",
-        "--entity",
-        "3",
-        "--seed",
-        "11",
-        home=home,
-    )
+    cli_json(*_generate_args(again), home=home)
     assert again.read_text() == out.read_text()  # reproducible from the seed
     oracle = Runner(str(out), "oracle", make_evaluator("embedding"), settings=Settings(home=home)).run(progress=False)
     assert oracle.by_kind["numeric"].score is not None and oracle.by_kind["numeric"].score >= 0.8
