@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from store.errors import CacheError, ToolError
+from store.errors import AddressError, CacheError, ToolError
 from tools.cache_service import build_site_cache, cache_site_of, open_site_cache, unit_exemplars
 from tools.context import ToolContext
 from tools.embedded import EMBEDDED_NAME
+from tools.queries import unit_series
 from tools.registry import tool
 from tools.schemas import ExemplarsResult
 
@@ -46,25 +47,20 @@ def activations(ctx: ToolContext, args: ActivationsArgs) -> ActivationsOut:
     texts you write: texts with the feature should activate the unit strongly, texts without it
     should not. Heads (L{l}.attn.h{h}) report the norm of the head's output per token."""
     runtime = ctx.runtime(args.model)
-    target = runtime.resolve(args.subject)
-    if target.index is None and target.site.kind != "head":
-        raise ToolError(
-            f"{args.subject} is a whole site, not a unit; name one coordinate such as L{target.site.layer}.mlp.0",
-            tool="activations",
-            field="subject",
-        )
-    run = runtime.run(args.texts, [target.address])
+    try:
+        address, token_lists, series = unit_series(runtime, args.subject, args.texts)
+    except AddressError as exc:
+        raise ToolError(str(exc), tool="activations", field="subject") from None
     results = []
-    for text, ids, values in zip(args.texts, run.tokens, run.captures[target.address], strict=True):
-        series = values.norm(dim=-1) if values.ndim == 2 else values
-        floats = [round(float(v), 6) for v in series.float()]
+    for text, ids, values in zip(args.texts, token_lists, series, strict=True):
+        floats = [round(v, 6) for v in values]
         peak = max(range(len(floats)), key=floats.__getitem__)
         results.append(
             TextActivations(
                 text=text, tokens=runtime.token_strings(ids), activations=floats, max=floats[peak], argmax=peak
             )
         )
-    return ActivationsOut(model=args.model, subject=target.address, results=results)
+    return ActivationsOut(model=args.model, subject=address, results=results)
 
 
 class ExemplarsArgs(BaseModel):

@@ -27,22 +27,31 @@ def model_info(loaded: LoadedModel) -> ModelInfo:
     )
 
 
-def unit_activations(runtime: ModelRuntime, unit: str, text: str) -> ActivationsResult:
-    """Per-token activations of one unit on one text (a head gives the norm of its output)."""
+def unit_series(runtime: ModelRuntime, unit: str, texts: list[str]) -> tuple[str, list[list[int]], list[list[float]]]:
+    """One batched run: the unit's canonical address, each text's token ids and per-token values.
+
+    A head (``L{l}.attn.h{h}``) gives the norm of its output vector; a whole site is an AddressError.
+    """
     target = runtime.resolve(unit)
     if target.index is None and target.site.kind != "head":
         layer = unit.strip().split(".")[0]
         raise AddressError(f"{unit} is a whole site, not a unit; name one coordinate, e.g. {layer}.mlp.0")
-    result = runtime.run([text], [target.address])
-    values = result.captures[target.address][0]
-    if values.ndim == 2:
-        values = values.norm(dim=-1)
-    ids = result.tokens[0]
+    result = runtime.run(texts, [target.address])
+    series = []
+    for values in result.captures[target.address]:
+        flat = values.norm(dim=-1) if values.ndim == 2 else values
+        series.append([float(v) for v in flat.float()])
+    return target.address, result.tokens, series
+
+
+def unit_activations(runtime: ModelRuntime, unit: str, text: str) -> ActivationsResult:
+    """Per-token activations of one unit on one text (a head gives the norm of its output)."""
+    address, tokens, series = unit_series(runtime, unit, [text])
     return ActivationsResult(
         model=runtime.loaded.name,
-        unit=target.address,
+        unit=address,
         text=text,
-        tokens=runtime.token_strings(ids),
-        token_ids=ids,
-        activations=[float(v) for v in values.float()],
+        tokens=runtime.token_strings(tokens[0]),
+        token_ids=tokens[0],
+        activations=series[0],
     )

@@ -36,6 +36,14 @@ def env_or_none(name: str) -> str | None:
     return value or None
 
 
+def without_empty_tools(params: dict[str, Any]) -> dict[str, Any]:
+    """Drop ``tools`` and ``tool_choice`` from request parameters when no tools are bound."""
+    if not params.get("tools"):
+        params.pop("tools", None)
+        params.pop("tool_choice", None)
+    return params
+
+
 def new_call_id(prefix: str) -> str:
     """A fresh tool-call id for servers that omit one."""
     return f"{prefix}{uuid.uuid4().hex[:24]}"

@@ -26,7 +26,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
-from agent.backends._common import SDKChatBase, env_or_none, message_text, new_call_id
+from agent.backends._common import SDKChatBase, env_or_none, message_text, new_call_id, without_empty_tools
 from store.errors import ConfigError
 
 __all__ = ["AnthropicSDKChat", "to_anthropic_messages", "to_anthropic_tool"]
@@ -203,10 +203,7 @@ class AnthropicSDKChat(SDKChatBase):
         if self.temperature is not None:
             # This SDK's ``messages.create`` has no ``temperature`` argument; the API still takes the field.
             params["extra_body"] = {"temperature": self.temperature, **(params.get("extra_body") or {})}
-        if not params.get("tools"):
-            params.pop("tools", None)
-            params.pop("tool_choice", None)
-        return params
+        return without_empty_tools(params)
 
     def _generate(
         self,

@@ -31,7 +31,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
-from agent.backends._common import SDKChatBase, env_or_none, message_text, new_call_id
+from agent.backends._common import SDKChatBase, env_or_none, message_text, new_call_id, without_empty_tools
 from store.errors import ConfigError
 
 __all__ = ["OpenAISDKChat", "to_openai_messages", "to_openai_tool"]
@@ -231,10 +231,7 @@ class OpenAISDKChat(SDKChatBase):
         if stop:
             params["stop"] = stop
         params.update(kwargs)
-        if not params.get("tools"):
-            params.pop("tools", None)
-            params.pop("tool_choice", None)
-        return params
+        return without_empty_tools(params)
 
     def _generate(
         self,
