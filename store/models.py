@@ -32,6 +32,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "NAMING_CONVENTION",
+    "AuditRun",
     "CacheStatus",
     "Evidence",
     "ExemplarCacheCreate",
@@ -46,6 +47,7 @@ __all__ = [
     "InvestigationStatus",
     "Job",
     "JobCreate",
+    "JobItem",
     "JobKind",
     "JobRead",
     "JobStatus",
@@ -264,6 +266,42 @@ class Job(SQLModel, table=True):
     created_at: datetime = _created_at()
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class JobItem(SQLModel, table=True):
+    """One piece of a fanned-out job (a unit of a label job): exactly one row per (job, key).
+
+    Workers claim an item by moving it from ``queued`` to ``running`` and bumping ``attempts``; an item
+    claimed more often than the job's retry limit is ``failed`` (poisoned) instead of retried forever.
+    """
+
+    __tablename__ = "job_item"
+    __table_args__ = (sa.UniqueConstraint("job_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="job.id", ondelete="CASCADE")  # indexed by the unique key
+    key: str  # e.g. the unit address "L6.mlp.35"
+    status: JobStatus = _enum(JobStatus, JobStatus.queued, index=True)
+    attempts: int = 0
+    investigation_id: int | None = Field(default=None, foreign_key="investigation.id", ondelete="SET NULL")
+    result: Any = _json(nullable=True)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _created_at()
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditRun(SQLModel, table=True):
+    """One checkpoint audit: at most one per (model, candidate checkpoint, audit kind), enforced here."""
+
+    __tablename__ = "audit_run"
+    __table_args__ = (sa.UniqueConstraint("model", "checkpoint", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: str  # the tracked model's name (or baseline path)
+    checkpoint: str  # the candidate checkpoint (folder path or name)
+    kind: str  # e.g. "units"
+    job_id: int | None = Field(default=None, foreign_key="job.id", ondelete="SET NULL", index=True)
+    created_at: datetime = _created_at()
 
 
 class Investigation(SQLModel, table=True):

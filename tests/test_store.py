@@ -54,6 +54,8 @@ TABLES = {
     "model_record",
     "subject",
     "job",
+    "job_item",
+    "audit_run",
     "investigation",
     "experiment",
     "hypothesis",
@@ -127,7 +129,7 @@ def cache_data(model_id: int, **changes: object) -> ExemplarCacheCreate:
 
 def test_migrations_create_every_table_matching_the_models(engine: sa.Engine) -> None:
     assert table_names(engine) == TABLES
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0003"
     assert schema_diff(engine) == []
 
 
@@ -166,7 +168,7 @@ def test_upgrade_from_0001_keeps_the_rows(engine: sa.Engine) -> None:
             {"t": datetime.now(UTC)},
         )
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0003"
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT kind, status FROM job")).all() == [("label", "queued")]
         columns = {c["name"] for c in sa.inspect(conn).get_columns("experiment")}
@@ -631,7 +633,7 @@ def test_failed_opens_leave_an_existing_database_intact(populated: tuple[str, Pa
     assert _rows(path) == before
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("ffff_future",)]
-        conn.execute("UPDATE alembic_version SET version_num = '0001'")
+        conn.execute("UPDATE alembic_version SET version_num = ?", (head_revision(),))
     assert url not in engines.urls()
 
     # 2. The same file through a driver that does not exist.
