@@ -43,7 +43,7 @@ from agent.internal_tools import (
 from store.errors import AutointerpError
 from store.investigations import add_evidence, add_experiment, add_hypothesis, find_experiment, save_explanation
 from store.models import Hypothesis, HypothesisStatus
-from tools.executor import LocalExecutor, ToolCall, ToolResult
+from tools.executor import Executor, ToolCall, ToolResult
 
 BUDGET_NOTE = (
     "Your budget is used up ({reason}). Call final_explanation now with your best explanation and the "
@@ -84,7 +84,7 @@ class Investigator:
     """
 
     engine: Engine
-    executor: LocalExecutor
+    executor: Executor
     model: BaseChatModel
     investigation_id: int
     subject_id: int

@@ -29,7 +29,7 @@ from tools.cache_service import register_model
 from tools.catalog import default_registry
 from tools.context import ToolContext
 from tools.embedded import EMBEDDED_NAME
-from tools.executor import LocalExecutor
+from tools.executor import Executor, LocalExecutor
 from tools.suite_functions import load_suite_function
 
 MODEL_UNIT_TOOLS = ["exemplars", "activations", "ablate", "unit_logits", "steer"]
@@ -108,15 +108,22 @@ def _task_message(info: SubjectInfo, budget: Budget) -> HumanMessage:
 
 
 class Session:
-    """One process's handles for running investigations: settings, store, executor."""
+    """One process's handles for running investigations: settings, store, executor.
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    ``executor`` runs the tool calls (default: a `LocalExecutor` in this process; pass a
+    ``workers.executor.CeleryExecutor`` to run them on workers); ``ctx`` lends a tool context whose
+    model cache is shared (a worker process keeps one for all its investigations).
+    """
+
+    def __init__(
+        self, settings: Settings | None = None, *, executor: Executor | None = None, ctx: ToolContext | None = None
+    ) -> None:
         self.settings = settings or Settings()
         if self.settings.db is None:
             self.settings.ensure_home()
         self.engine: Engine = open_store(self.settings.db_url())
-        self.ctx = ToolContext(settings=self.settings, _engine=self.engine)
-        self.executor = LocalExecutor(default_registry(), self.ctx)
+        self.ctx = ctx or ToolContext(settings=self.settings, _engine=self.engine)
+        self.executor: Executor = executor or LocalExecutor(default_registry(), self.ctx)
 
     def investigator(
         self,
@@ -149,8 +156,11 @@ class Session:
         config = {"configurable": {"thread_id": row.thread_id}, "recursion_limit": investigator.recursion_limit()}
         return investigator, config
 
-    def create(self, subject: str, model: str | None, backend: str, budget: Budget) -> tuple[int, list[Any]]:
-        """Validate the subject, then store it and a new investigation; return its id and first messages."""
+    def create(
+        self, subject: str, model: str | None, backend: str, budget: Budget, *, job_id: int | None = None
+    ) -> tuple[int, list[Any]]:
+        """Validate the subject, then store it and a new investigation (of job ``job_id`` when given);
+        return its id and first messages."""
         info = resolve_subject(subject, model, self.ctx)
         model_id = None
         if info.model is not None:
@@ -163,6 +173,7 @@ class Session:
             backend=backend,
             thread_id=uuid.uuid4().hex,
             budget={**budget.model_dump(), "model": info.model},
+            job_id=job_id,
         )
         assert row.id is not None
         return row.id, [SystemMessage(load_prompt()), _task_message(info, budget)]
@@ -227,9 +238,11 @@ def explain(
     settings: Settings | None = None,
     on_step: Callable[[dict[str, Any]], None] | None = None,
     brain: BaseChatModel | None = None,
+    executor: Executor | None = None,
 ) -> ExplainResult:
-    """Investigate ``subject`` from the start and return the stored explanation."""
-    run = Session(settings)
+    """Investigate ``subject`` from the start and return the stored explanation (tools run on
+    ``executor``, in this process by default)."""
+    run = Session(settings, executor=executor)
     chosen = brain or make_brain(backend)
     investigation_id, first = run.create(subject, model, backend, budget or Budget())
     return run.run(investigation_id, chosen, first, on_step)
@@ -241,9 +254,10 @@ def resume(
     settings: Settings | None = None,
     on_step: Callable[[dict[str, Any]], None] | None = None,
     brain: BaseChatModel | None = None,
+    executor: Executor | None = None,
 ) -> ExplainResult:
     """Continue a crashed investigation from its last checkpoint; finished experiments are not rerun."""
-    run = Session(settings)
+    run = Session(settings, executor=executor)
     row = get_investigation(run.engine, investigation_id)
     with session(run.engine) as db:
         done = db.exec(_explanation_query(investigation_id)).first()

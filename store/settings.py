@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from store.errors import ConfigError
@@ -24,6 +24,18 @@ class Settings(BaseSettings):
     device: torch device models run on (``cpu`` unless asked otherwise).
     dtype:  torch dtype models run in (``float32`` unless asked otherwise).
     llm:    the agent's brain: ``builtin`` (no LLM), ``openai:<model>`` or ``anthropic:<model>``.
+
+    Workers (Celery, workers/):
+
+    broker_url:          Celery broker (``AUTOINTERP_BROKER_URL``, default the local Redis, db 0).
+    result_backend:      where task results wait for their caller (default: the broker URL).
+    broker_prefix:       prefix of every Redis key the broker and result backend use (isolates
+                         deployments, and test runs, sharing one Redis).
+    task_time_limit:     hard limit in seconds of one task (a label unit, a batch of tool calls).
+    visibility_timeout:  seconds before Redis hands an unacknowledged task to another worker; must
+                         exceed ``task_time_limit`` or a slow task would run twice.
+    max_attempts:        tries of a job item (a unit) before it is marked failed (poisoned).
+    sweep_interval:      seconds between beat's sweeps that re-send tasks lost with the broker.
     """
 
     model_config = SettingsConfigDict(env_prefix="AUTOINTERP_", extra="ignore")
@@ -33,6 +45,27 @@ class Settings(BaseSettings):
     device: str = "cpu"
     dtype: str = "float32"
     llm: str = "builtin"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str | None = None
+    broker_prefix: str = ""
+    task_time_limit: int = Field(3600, ge=1)
+    visibility_timeout: int = Field(7200, ge=2)
+    max_attempts: int = Field(3, ge=1, le=100)
+    sweep_interval: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _visibility_exceeds_time_limit(self) -> Settings:
+        """A visibility timeout at or under the hard time limit would hand a running task to a second worker."""
+        if self.visibility_timeout <= self.task_time_limit:
+            raise ConfigError(
+                f"AUTOINTERP_VISIBILITY_TIMEOUT ({self.visibility_timeout}s) must exceed AUTOINTERP_TASK_TIME_LIMIT "
+                f"({self.task_time_limit}s), or a task still running would be delivered to a second worker"
+            )
+        return self
+
+    def backend_url(self) -> str:
+        """Where Celery keeps task results (the broker's Redis unless ``result_backend`` is set)."""
+        return self.result_backend or self.broker_url
 
     def db_url(self) -> str:
         """The store's database URL (the SQLite file in the cache home unless ``db`` is set)."""

@@ -70,6 +70,12 @@ class CallHandle:
 class Executor(Protocol):
     """Runs tool calls. Implementations: LocalExecutor (here), CeleryExecutor (workers/)."""
 
+    registry: ToolRegistry
+
+    def run(self, call: ToolCall) -> ToolResult:
+        """Run one call; every failure becomes ok=False with a message the agent can act on."""
+        ...
+
     def submit(self, tool: str, args: ArgsLike) -> BaseModel:
         """Run one call and return its result model; raise ToolError on failure."""
         ...

@@ -35,6 +35,17 @@ def _backend(agent: str | None) -> str:
     return agent or Settings().llm
 
 
+def _executor(name: str, settings: Any) -> Any:
+    """None (the in-process default) for ``local``; a CeleryExecutor for ``celery``."""
+    if name == "local":
+        return None
+    if name != "celery":
+        raise InputError(f"unknown --executor {name!r}; expected local or celery")
+    from workers.executor import CeleryExecutor
+
+    return CeleryExecutor(settings=settings)
+
+
 def print_step(event: dict[str, Any]) -> None:
     """Stream one step of an investigation to stderr as a short line."""
     step = event.get("step")
@@ -69,6 +80,9 @@ def explain_command(
     tokens: Annotated[int, typer.Option("--tokens", min=1, help="LLM token budget.")] = 400_000,
     resume_id: Annotated[int | None, typer.Option("--resume", help="Continue investigation ID.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the steps.")] = False,
+    executor: Annotated[
+        str, typer.Option("--executor", help="Where tools run: local (this process) or celery (workers).")
+    ] = "local",
     json_path: JsonOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -77,9 +91,10 @@ def explain_command(
     from agent.runner import explain, resume
 
     settings = _settings(db)
+    tools = _executor(executor, settings)
     on_step = None if quiet or json_path == "-" else print_step
     if resume_id is not None:
-        result = resume(resume_id, settings=settings, on_step=on_step)
+        result = resume(resume_id, settings=settings, on_step=on_step, executor=tools)
     else:
         if subject is None:
             raise InputError("give a SUBJECT to investigate, or --resume ID")
@@ -90,6 +105,7 @@ def explain_command(
             budget=Budget(tool_calls=budget, seconds=seconds, tokens=tokens),
             settings=settings,
             on_step=on_step,
+            executor=tools,
         )
 
     def render(c: Console) -> None:

@@ -22,7 +22,9 @@ from autointerp.cli.agent_cmd import chat_command, explain_command, show_command
 from autointerp.cli.common import DB_HELP, JSON_HELP, MODEL_HELP, open_runtime, settings_from, store_for
 from autointerp.cli.eval_cmd import eval_command, suite_app
 from autointerp.cli.output import emit, err_console, highlighted
+from autointerp.cli.service_cmd import audit_command, serve_command
 from autointerp.cli.tools_cmd import ablate_command, ioi_command, patch_command, steer_command, tools_app
+from autointerp.cli.worker_cmd import beat_command, jobs_app, label_command, worker_command
 from store.dburl import mask_url
 from store.errors import AutointerpError
 from tools.cache_service import build_site_cache, cache_site_of, open_site_cache, unit_exemplars
@@ -56,6 +58,12 @@ app.command("show")(show_command)
 app.command("chat")(chat_command)
 app.add_typer(suite_app, name="suite")
 app.command("eval")(eval_command)
+app.command("worker")(worker_command)
+app.command("beat")(beat_command)
+app.command("label")(label_command)
+app.add_typer(jobs_app, name="jobs")
+app.command("serve")(serve_command)
+app.command("audit")(audit_command)
 
 JsonOpt = Annotated[str | None, typer.Option("--json", help=JSON_HELP, metavar="PATH")]
 DbOpt = Annotated[str | None, typer.Option("--db", help=DB_HELP, metavar="URL")]

@@ -1,0 +1,44 @@
+"""The application factory: settings and key in, a FastAPI app out (no module-level app, no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from autointerp.api.auth import require_key
+from autointerp.api.config import resolve_api_key
+from autointerp.api.errors import install_handlers
+from autointerp.api.routes import chat, explanations, health, investigations, jobs, tools
+from autointerp.api.state import ServiceState
+from store.settings import Settings
+
+DESCRIPTION = """\
+Agentic automated interpretability over HTTP: queue label, audit and eval jobs on the workers, run
+and read investigations, chat with the agent (server-sent events), search stored explanations and
+call the tools. Every route but `/health` needs `Authorization: Bearer <AUTOINTERP_API_KEY>`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, api_key: str | None = None) -> FastAPI:
+    """Build the API for the store named by ``settings`` (default: from the environment).
+
+    ``api_key`` defaults to ``AUTOINTERP_API_KEY``; without one, ConfigError (the API never runs open).
+    """
+    key = resolve_api_key(api_key)
+    service = ServiceState(settings=settings or Settings(), api_key=key)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(title="autointerp", description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
+    app.state.service = service
+    install_handlers(app)
+    app.include_router(health.router)
+    protected = [Depends(require_key)]
+    for module in (jobs, investigations, chat, explanations, tools):
+        app.include_router(module.router, dependencies=protected)
+    return app

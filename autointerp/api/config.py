@@ -1,0 +1,41 @@
+"""The API's own settings: the bearer key it demands (``AUTOINTERP_API_KEY``)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.errors import ConfigError
+
+#: Shortest API key accepted: a guessable key is worse than none.
+MIN_KEY_LENGTH = 8
+
+
+class ApiSettings(BaseSettings):
+    """Settings read from ``AUTOINTERP_<NAME>``; only the API key for now."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTOINTERP_", extra="ignore")
+
+    api_key: SecretStr | None = None
+
+
+def resolve_api_key(explicit: str | None = None) -> str:
+    """The key the API demands: ``explicit`` if given, else ``AUTOINTERP_API_KEY``.
+
+    Raises ConfigError when neither is set or the key is too short: the API never starts open.
+    """
+    key = explicit if explicit is not None else _from_env()
+    if key is None or not key.strip():
+        raise ConfigError(
+            "AUTOINTERP_API_KEY is not set; the API refuses to start without a key "
+            "(export AUTOINTERP_API_KEY=<a long random string>, e.g. from `openssl rand -hex 32`)"
+        )
+    key = key.strip()
+    if len(key) < MIN_KEY_LENGTH:
+        raise ConfigError(f"AUTOINTERP_API_KEY is {len(key)} characters long; use at least {MIN_KEY_LENGTH}")
+    return key
+
+
+def _from_env() -> str | None:
+    secret = ApiSettings().api_key
+    return secret.get_secret_value() if secret is not None else None

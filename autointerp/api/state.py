@@ -1,0 +1,93 @@
+"""What the API process holds between requests: settings, the store, one agent session (its model
+cache and tool executor), a small pool for investigations started over HTTP, and chat-thread locks.
+
+Everything lives on one `ServiceState` object attached to the app (``app.state.service``); nothing
+is global. The agent session is made on first use, so ``/health`` and job submission never load a
+model in the API process.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from store.db import open_store
+from store.settings import Settings
+
+if TYPE_CHECKING:
+    from agent.runner import Session
+    from tools.executor import LocalExecutor
+
+#: Investigations started over HTTP run in the API process, this many at a time (queue the rest).
+INVESTIGATION_THREADS = 1
+
+
+@dataclass
+class ServiceState:
+    """The API's handles (see the module docstring)."""
+
+    settings: Settings
+    api_key: str
+    _engine: Engine | None = None
+    _session: Session | None = None
+    _executor: LocalExecutor | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _chat_locks: dict[int, threading.Lock] = field(default_factory=dict)
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(INVESTIGATION_THREADS, thread_name_prefix="autointerp-api-inv")
+    )
+
+    def engine(self) -> Engine:
+        """The store (opened and migrated on first use)."""
+        with self._lock:
+            if self._engine is None:
+                if self.settings.db is None:
+                    self.settings.ensure_home()
+                self._engine = open_store(self.settings.db_url())
+            return self._engine
+
+    def session(self) -> Session:
+        """The agent session (store, model cache, LocalExecutor), made on first use."""
+        from agent.runner import Session
+
+        with self._lock:
+            if self._session is None:
+                self._session = Session(self.settings)
+            return self._session
+
+    def executor(self) -> LocalExecutor:
+        """The in-process tool executor for ``POST /tools/{name}`` (sharing the session's model cache)."""
+        from tools.catalog import default_registry
+        from tools.executor import LocalExecutor
+
+        ctx = self.session().ctx
+        with self._lock:
+            if self._executor is None:
+                self._executor = LocalExecutor(default_registry(), ctx)
+            return self._executor
+
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        """Run ``fn(*args)`` on the investigation pool."""
+        return self._pool.submit(fn, *args)
+
+    def chat_lock(self, thread: int) -> threading.Lock:
+        """The lock that keeps one chat turn at a time on ``thread``."""
+        with self._lock:
+            return self._chat_locks.setdefault(thread, threading.Lock())
+
+    def close(self) -> None:
+        """Let running investigations finish, then release the pool."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.close()
+
+
+def get_service(request: Request) -> ServiceState:
+    """FastAPI dependency: the app's `ServiceState`."""
+    service: ServiceState = request.app.state.service
+    return service

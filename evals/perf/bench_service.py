@@ -1,0 +1,241 @@
+"""Benchmark: the Celery service's cost over running in-process.
+
+Run ``python -m evals.perf.bench_service [--model PATH] [--calls 200] [--units 8]``. Needs Redis
+(``AUTOINTERP_BROKER_URL``, default the local one; a fresh key prefix keeps runs apart). Starts one
+real ``autointerp worker`` subprocess (prefork, concurrency 1, queues gpu,cpu) and prints a table;
+asserts nothing about time:
+
+1. per-call latency of a cheap tool (``activations`` on one short, never-repeated text, so no result
+   cache hit) through ``CeleryExecutor`` vs ``LocalExecutor``: p50 and p99, and their ratio;
+2. units labeled per hour by a label job (builtin agent, ``--budget`` tool calls per unit) on one
+   worker, vs the same job run in-process (``--executor local``); the layer's exemplar cache is
+   built before timing;
+3. N concurrent investigations whose tools run through ``CeleryExecutor`` (one thread each, one
+   worker), vs the same N one after another in-process. `concurrent_investigations_via_api` is the
+   hook for the same measurement through the HTTP API.
+
+Without ``--model`` a tiny random Llama (4 layers, d_model 64, 96 MLP neurons) is built in a temporary
+folder, so the numbers measure the service's overhead rather than a model's speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from store.settings import Settings
+
+
+def build_tiny_llama(folder: Path) -> Path:
+    """A random 4-layer Llama (vocab 400, d_model 64, d_mlp 96) with a small BPE tokenizer, saved to ``folder``."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    texts = ["The quick brown fox jumps over the lazy dog.", "Paris is the capital of France.", "One, two, three."]
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(texts * 20, trainer)
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|endoftext|>").save_pretrained(folder)
+    config = LlamaConfig(
+        vocab_size=400,
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    return folder
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def per_call_latency(executor: Any, model: str, calls: int, tag: str) -> list[float]:
+    """Seconds per ``activations`` call on a fresh one-line text (no result-cache hits)."""
+    from tools.executor import ToolCall
+
+    times = []
+    for i in range(calls + 5):
+        call = ToolCall(tool="activations", args={"model": model, "subject": "L1.mlp.3", "texts": [f"{tag} {i} x"]})
+        started = time.perf_counter()
+        outcome = executor.run(call)
+        elapsed = time.perf_counter() - started
+        if not outcome.ok:
+            raise RuntimeError(outcome.error)
+        if i >= 5:  # the first calls load the model
+            times.append(elapsed)
+    return times
+
+
+def label_rate(settings: Settings, model: str, units: int, budget: int, executor: str, start: int) -> float:
+    """Units per hour of a label job of ``units`` units (the exemplar cache already built)."""
+    from store.db import open_store
+    from workers.jobs import job_view, submit_job
+
+    params = {"model": model, "layer": 1, "start": start, "stop": start + units, "budget": budget, "max_tokens": 2000}
+    started = time.perf_counter()
+    job_id = submit_job(settings, "label", params, executor)
+    engine = open_store(settings.db_url())
+    while job_view(engine, job_id).status in ("queued", "running"):
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    view = job_view(engine, job_id)
+    if view.status != "succeeded":
+        raise RuntimeError(f"label job {job_id} {view.status}: {view.error}")
+    return units / elapsed * 3600
+
+
+def concurrent_investigations_celery(settings: Settings, model: str, n: int, budget: int) -> float:
+    """Wall seconds for ``n`` investigations started together, tools on workers via CeleryExecutor.
+
+    The client process resolves subjects with one shared, pre-loaded model (loading a model from
+    several threads at once is not safe in transformers).
+    """
+    from agent.graph import Budget
+    from agent.runner import Session, make_brain
+    from tools.context import ToolContext
+    from workers.executor import CeleryExecutor
+
+    ctx = ToolContext(settings=settings)
+    ctx.runtime(model)
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            run = Session(settings, executor=CeleryExecutor(settings=settings), ctx=ctx)
+            investigation_id, first = run.create(f"L1.mlp.{60 + i}", model, "builtin", Budget(tool_calls=budget))
+            run.run(investigation_id, make_brain("builtin"), first)
+        except BaseException as exc:  # reported after the run
+            errors.append(exc)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} investigations failed: {errors[0]}")
+    return time.perf_counter() - started
+
+
+def sequential_investigations_local(settings: Settings, model: str, n: int, budget: int, offset: int) -> float:
+    """Wall seconds for ``n`` investigations one after another in this process (the baseline)."""
+    from agent.graph import Budget
+    from agent.runner import explain
+
+    started = time.perf_counter()
+    for i in range(n):
+        explain(f"L1.mlp.{offset + i}", model=model, settings=settings, budget=Budget(tool_calls=budget))
+    return time.perf_counter() - started
+
+
+def concurrent_investigations_via_api(base_url: str, model: str, n: int, budget: int) -> float:
+    """Hook: wall seconds for ``n`` investigations started together through the HTTP API at ``base_url``.
+
+    To be filled in with the API's investigation endpoint (POST the subject, poll until done); until
+    then `concurrent_investigations_celery` measures the same service path without the HTTP layer.
+    """
+    raise NotImplementedError("the HTTP API's investigation endpoint is not wired into this benchmark yet")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start a worker, run the three measurements, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="HF folder or name (default: a tiny random Llama built here)")
+    parser.add_argument("--calls", type=int, default=200, help="tool calls per executor")
+    parser.add_argument("--units", type=int, default=8, help="units per label job")
+    parser.add_argument("--budget", type=int, default=8, help="tool calls per investigation")
+    parser.add_argument("--concurrent", type=int, default=4, help="concurrent investigations")
+    parser.add_argument("--api", help="base URL of a running API for the concurrent measurement (hook)")
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
+    model = args.model or str(build_tiny_llama(tmp / "tiny-llama"))
+    env = {
+        **os.environ,
+        "AUTOINTERP_HOME": str(tmp / "home"),
+        "AUTOINTERP_BROKER_PREFIX": f"bench{uuid.uuid4().hex[:8]}:",
+        "TRANSFORMERS_VERBOSITY": "error",
+    }
+    env.setdefault("AUTOINTERP_DB", f"sqlite:///{tmp / 'home' / 'autointerp.db'}")
+    os.environ.update({k: env[k] for k in ("AUTOINTERP_HOME", "AUTOINTERP_BROKER_PREFIX", "AUTOINTERP_DB")})
+    settings = Settings()
+    settings.ensure_home()
+
+    from store.db import open_store
+    from tools.catalog import default_registry
+    from tools.context import ToolContext
+    from tools.executor import LocalExecutor
+    from workers.executor import CeleryExecutor
+
+    open_store(settings.db_url())
+    log = (tmp / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "autointerp", "worker", "--queues", "gpu,cpu", "--concurrency", "1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        local = LocalExecutor(default_registry(), ToolContext(settings=settings))
+        remote = CeleryExecutor(settings=settings, timeout=120)
+        local_t = per_call_latency(local, model, args.calls, "local")
+        celery_t = per_call_latency(remote, model, args.calls, "celery")
+
+        # warm-up: the layer's cache and the worker's model, then timed jobs on fresh units
+        label_rate(settings, model, 1, args.budget, "celery", 90)
+        celery_rate = label_rate(settings, model, args.units, args.budget, "celery", 0)
+        local_rate = label_rate(settings, model, args.units, args.budget, "local", 40)
+
+        n = args.concurrent
+        if args.api:
+            conc = concurrent_investigations_via_api(args.api, model, n, args.budget)
+            conc_name = f"{n} concurrent via API"
+        else:
+            conc = concurrent_investigations_celery(settings, model, n, args.budget)
+            conc_name = f"{n} concurrent, CeleryExecutor"
+        seq = sequential_investigations_local(settings, model, n, args.budget, 70)
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(timeout=30)
+        log.close()
+
+    print(f"\nservice benchmark — model: {'tiny random Llama (d_model 64)' if not args.model else model}; ")
+    print("one `autointerp worker` (prefork, concurrency 1, queues gpu,cpu), Redis broker + result backend\n")
+    print(f"{'measurement':<40}{'celery':>14}{'local':>14}{'ratio':>10}")
+    for q, name in ((0.5, "activations call p50 (ms)"), (0.99, "activations call p99 (ms)")):
+        c, lo = 1000 * _pct(celery_t, q), 1000 * _pct(local_t, q)
+        print(f"{name:<40}{c:>14.2f}{lo:>14.2f}{c / lo:>9.1f}x")
+    overhead = 1000 * (statistics.median(celery_t) - statistics.median(local_t))
+    print(f"{'  median overhead per call (ms)':<40}{overhead:>14.2f}")
+    rate = f"{celery_rate:>14.0f}{local_rate:>14.0f}{celery_rate / local_rate:>9.2f}x"
+    print(f"{'units labeled per hour (label job)':<40}{rate}")
+    print(f"{conc_name + ' (s)':<40}{conc:>14.2f}{seq:>14.2f}{conc / seq:>9.2f}x")
+    print("  (local column of the last row: the same investigations one after another in-process)")
+
+
+if __name__ == "__main__":
+    main()

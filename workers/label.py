@@ -1,0 +1,280 @@
+"""Batch labeling: prepare a label job (build or reuse the layer's exemplar cache), label one unit
+(one investigation, exactly once), run a whole job in this process, and the sweeper that re-sends
+work lost with the broker.
+
+The same functions run in a Celery worker (workers/tasks.py) and in ``autointerp label --executor
+local``; only who calls them differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from agent.graph import Budget
+from agent.runner import Session, make_brain
+from store.db import session as db_session
+from store.dburl import one_line
+from store.errors import AutointerpError, StoreError
+from store.models import Job, JobKind, JobStatus
+from store.repo import get_job, set_job_status
+from store.settings import Settings
+from tools.cache_service import build_site_cache
+from tools.context import ToolContext
+from tools.executor import Executor
+from workers.jobs import (
+    Claim,
+    JobView,
+    LabelJobParams,
+    claim_item,
+    finish_item,
+    job_view,
+    mark_enqueued,
+    refresh_job,
+    release_item,
+    set_item_investigation,
+    unfinished_items,
+)
+
+__all__ = [
+    "ItemOutcome",
+    "RetryItem",
+    "UnitResult",
+    "enqueue_label_job",
+    "item_ids",
+    "job_params",
+    "label_item",
+    "prepare_label_job",
+    "run_item",
+    "run_label_job_locally",
+    "sweep_jobs",
+]
+
+log = logging.getLogger("autointerp.workers")
+
+ItemOutcome = str  # "claimed" → "labeled" | "failed"; or "skipped" | "poisoned"
+
+
+class RetryItem(Exception):
+    """A try of an item failed and the item went back to the queue; try it again later."""
+
+
+class UnitResult(BaseModel):
+    """What a labeled item stores as its result."""
+
+    investigation_id: int
+    label: str
+    description: str
+    confidence: float
+
+
+def job_params(engine: Engine, job_id: int) -> LabelJobParams:
+    """The validated parameters of label job ``job_id``."""
+    row = get_job(engine, job_id)
+    if row is None or row.kind is not JobKind.label:
+        raise StoreError(f"no label job with id {job_id}")
+    return LabelJobParams.model_validate({k: v for k, v in (row.params or {}).items() if k != "digest"})
+
+
+def prepare_label_job(ctx: ToolContext, engine: Engine, job_id: int, *, progress: bool = False) -> bool:
+    """Check the job's units exist in its model and build or reuse the layer's exemplar cache; the job
+    is then ``running``. False (and the job failed with the reason) for bad input; `StoreError` (a
+    database that cannot be reached) propagates so the caller retries."""
+    params = job_params(engine, job_id)
+    row = get_job(engine, job_id)
+    if (
+        row is not None
+        and row.status in (JobStatus.succeeded, JobStatus.failed)
+        and not unfinished_items(engine, job_id)
+    ):
+        return False
+    try:
+        runtime = ctx.runtime(params.model)
+        keys = params.keys()
+        runtime.resolve(keys[0])
+        runtime.resolve(keys[-1])  # AddressError names the valid range
+        build_site_cache(
+            runtime, engine, ctx.settings, f"L{params.layer}.mlp", max_tokens=params.max_tokens, progress=progress
+        )
+    except StoreError:
+        raise
+    except AutointerpError as exc:
+        set_job_status(engine, job_id, JobStatus.failed, error=str(exc))
+        return False
+    if row is not None and row.status is not JobStatus.running:
+        set_job_status(engine, job_id, JobStatus.running)
+    return True
+
+
+def label_item(session: Session, params: LabelJobParams, claim: Claim) -> UnitResult:
+    """Explain the claimed unit: resume the item's investigation when an earlier try started one
+    (finished experiments are not rerun; a written explanation is reused), else start one."""
+    engine = session.engine
+    brain = make_brain(params.agent)
+    if claim.investigation_id is not None:
+        result = session.result(claim.investigation_id)
+        if result.explanation is None:
+            try:
+                result = session.run(claim.investigation_id, brain, None)
+            except StoreError:
+                raise
+            except Exception as exc:  # no usable checkpoint: start afresh below
+                log.warning("cannot resume investigation %s (%s); starting a new one", claim.investigation_id, exc)
+                result = session.result(claim.investigation_id)
+        if result.explanation is not None:
+            return _unit_result(result.investigation_id, result.explanation.model_dump())
+    budget = Budget(tool_calls=params.budget, seconds=params.seconds)
+    investigation_id, first = session.create(claim.key, params.model, params.agent, budget, job_id=claim.job_id)
+    if not set_item_investigation(engine, claim, investigation_id):
+        raise RetryItem(f"{claim.key} was taken over by another worker")
+    result = session.run(investigation_id, brain, first)
+    if result.explanation is None:
+        raise RuntimeError(f"the investigation of {claim.key} wrote no explanation")
+    return _unit_result(investigation_id, result.explanation.model_dump())
+
+
+def _unit_result(investigation_id: int, explanation: dict[str, Any]) -> UnitResult:
+    return UnitResult(
+        investigation_id=investigation_id,
+        label=str(explanation["label"]),
+        description=str(explanation["description"]),
+        confidence=float(explanation["confidence"]),
+    )
+
+
+def run_item(session: Session, item_id: int, *, owner: str, max_attempts: int, stale_after: float) -> ItemOutcome:
+    """Claim item ``item_id`` and label it; return "labeled", "failed", "skipped" or "poisoned".
+
+    A failed try puts the item back (`RetryItem` is raised so the caller tries again later) until its
+    attempts are used up; then it is failed with the error. `StoreError` propagates untouched: nothing
+    was written, and the same owner re-claims the item on its retry.
+    """
+    engine = session.engine
+    outcome, claim = claim_item(engine, item_id, owner=owner, max_attempts=max_attempts, stale_after=stale_after)
+    if claim is None:
+        return outcome
+    params = job_params(engine, claim.job_id)
+    try:
+        result = label_item(session, params, claim)
+    except StoreError:
+        raise
+    except RetryItem:
+        raise
+    except Exception as exc:
+        message = one_line(exc) if isinstance(exc, AutointerpError) else f"{type(exc).__name__}: {one_line(exc)}"
+        if claim.attempt >= max_attempts:
+            finish_item(engine, claim, error=f"failed after {claim.attempt} attempts: {message}")
+            return "failed"
+        release_item(engine, claim, message)
+        raise RetryItem(f"{claim.key}: {message}") from exc
+    finish_item(engine, claim, result=result.model_dump())
+    return "labeled"
+
+
+def enqueue_label_job(settings: Settings, job_id: int) -> None:
+    """Send the job's prepare task to the ``gpu`` queue (it then fans out one task per unit)."""
+    from workers.celery_app import TaskNames, create_app
+
+    create_app(settings).send_task(TaskNames.label_prepare, args=[job_id])
+
+
+def run_label_job_locally(
+    settings: Settings,
+    job_id: int,
+    *,
+    progress: bool = True,
+    executor: Executor | None = None,
+    on_item: Callable[[str, str], None] | None = None,
+) -> JobView:
+    """Run a label job to its end in this process (tools on ``executor``, in-process by default).
+
+    A local run takes over items a crashed earlier run left ``running``; do not run a job locally
+    while workers are running it.
+    """
+    session = Session(settings, executor=executor)
+    engine = session.engine
+    if not prepare_label_job(session.ctx, engine, job_id, progress=progress):
+        return job_view(engine, job_id)
+    owner = f"local-{uuid.uuid4().hex}"
+    items = unfinished_items(engine, job_id)
+    view = job_view(engine, job_id)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=view.progress.total, initial=view.progress.done, unit="unit", desc=f"job {job_id}")
+    try:
+        for item in items:
+            assert item.id is not None
+            while True:
+                try:
+                    outcome = run_item(
+                        session, item.id, owner=owner, max_attempts=settings.max_attempts, stale_after=0.0
+                    )
+                    break
+                except RetryItem as exc:
+                    log.warning("retrying %s", exc)
+            if on_item is not None:
+                on_item(item.key, outcome)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return refresh_job(engine, job_id)
+
+
+def sweep_jobs(
+    engine: Engine,
+    *,
+    stale_after: float,
+    send_prepare: Callable[[int], None],
+    send_unit: Callable[[int, int], None],
+) -> dict[str, int]:
+    """Re-send work the broker lost (a Redis restart without persistence, a purged queue).
+
+    Label jobs still ``queued`` longer than ``stale_after`` get their prepare task again; for
+    ``running`` jobs, items queued (sent) or claimed longer than ``stale_after`` ago get a new task
+    (claims make duplicates harmless). Finished jobs are recounted. Returns what was re-sent.
+    """
+    now = time.time()
+    counts = {"prepared": 0, "items": 0, "refreshed": 0}
+    with db_session(engine) as db:
+        jobs = list(
+            db.exec(
+                select(Job).where(Job.kind == JobKind.label, col(Job.status).in_([JobStatus.queued, JobStatus.running]))
+            ).all()
+        )
+    for job in jobs:
+        assert job.id is not None
+        if job.status is JobStatus.queued:
+            if now - job.created_at.timestamp() > stale_after:
+                send_prepare(job.id)
+                counts["prepared"] += 1
+            continue
+        resend: list[int] = []
+        for item in unfinished_items(engine, job.id):
+            lease = item.result if isinstance(item.result, dict) else {}
+            since = float(lease.get("claimed_at") or lease.get("enqueued_at") or 0.0)
+            if now - since > stale_after:
+                assert item.id is not None
+                resend.append(item.id)
+        for item_id in resend:
+            send_unit(job.id, item_id)
+        mark_enqueued(engine, resend)
+        counts["items"] += len(resend)
+        if not resend and refresh_job(engine, job.id).status != "running":
+            counts["refreshed"] += 1
+    return counts
+
+
+def item_ids(engine: Engine, job_id: int) -> list[int]:
+    """Ids of the job's unfinished items."""
+    return [i.id for i in unfinished_items(engine, job_id) if i.id is not None]

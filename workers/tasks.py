@@ -1,0 +1,179 @@
+"""The worker's tasks and its per-process state.
+
+`register_tasks(app, state)` adds the tasks to a Celery app (only worker processes need the code;
+clients send by name). `WorkerState` holds what a worker process keeps between tasks — settings,
+the tool context with its LRU of loaded models (loaded lazily on first use, never in
+``worker_process_init``, whose handlers Celery kills after a few seconds), an in-process executor
+and an agent session — created on first use, so after a prefork fork each child builds its own.
+
+Tasks:
+
+- ``autointerp.run_tools(calls)`` (queue of the tools: gpu or cpu): runs a batch of tool calls
+  together with the process's `LocalExecutor`; returns one ToolResult (as JSON) per call.
+- ``autointerp.label_prepare(job_id)`` (gpu): build or reuse the layer's exemplar cache, then send
+  one ``label_unit`` per unfinished unit.
+- ``autointerp.label_unit(job_id, item_id)`` (cpu): claim the unit and explain it. A worker that also
+  serves ``gpu`` runs the agent's tools in-process; a cpu-only worker sends them to the gpu queue
+  through a `CeleryExecutor` (so a single worker serving both queues never waits on itself).
+- ``autointerp.sweep()`` (cpu, on beat's schedule): re-send work lost with the broker.
+
+A database that cannot be reached is logged as one line and the task retried with backoff (1 s,
+doubling, at most 60 s); nothing is half-written because claims and results are single UPDATEs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery import Celery, Task
+from sqlalchemy import Engine
+
+from agent.runner import Session
+from store.db import open_store
+from store.errors import StoreError
+from store.settings import Settings
+from tools.catalog import default_registry
+from tools.context import ModelCache, ToolContext
+from tools.executor import Executor, LocalExecutor, ToolCall
+from workers.celery_app import GPU_QUEUE, TaskNames
+
+__all__ = ["RETRY_BASE_S", "RETRY_MAX_S", "WorkerState", "register_tasks", "retry_delay"]
+
+log = logging.getLogger("autointerp.workers")
+
+RETRY_BASE_S = 1.0
+RETRY_MAX_S = 60.0
+#: Retries of a task whose database is unreachable (about 1.5 hours at the maximum delay).
+STORE_RETRIES = 100
+
+
+def retry_delay(retries: int) -> float:
+    """Backoff before retry number ``retries + 1``: 1 s, 2 s, 4 s, ... capped at 60 s."""
+    return float(min(RETRY_MAX_S, RETRY_BASE_S * 2 ** min(retries, 16)))
+
+
+class WorkerState:
+    """One worker process's resources (an explicit cache; everything is made on first use)."""
+
+    def __init__(self, settings: Settings, queues: list[str], model_capacity: int = 2) -> None:
+        """``queues`` are the queues this worker serves (they decide where an agent's tools run)."""
+        self.settings = settings
+        self.queues = list(queues)
+        self.model_capacity = model_capacity
+        self._lock = threading.Lock()
+        self._ctx: ToolContext | None = None
+        self._local: LocalExecutor | None = None
+        self._session: Session | None = None
+
+    def engine(self) -> Engine:
+        """The store (opened and migrated once per process)."""
+        if self.settings.db is None:
+            self.settings.ensure_home()
+        return open_store(self.settings.db_url())
+
+    def ctx(self) -> ToolContext:
+        """The tool context with this process's model cache."""
+        with self._lock:
+            if self._ctx is None:
+                self._ctx = ToolContext(settings=self.settings, models=ModelCache(self.settings, self.model_capacity))
+            return self._ctx
+
+    def local_executor(self) -> LocalExecutor:
+        """The in-process executor (shared model cache, on-disk result cache)."""
+        ctx = self.ctx()
+        with self._lock:
+            if self._local is None:
+                self._local = LocalExecutor(default_registry(), ctx)
+            return self._local
+
+    def session(self, app: Celery) -> Session:
+        """The agent session: tools in-process on a gpu worker, through the gpu queue otherwise."""
+        ctx = self.ctx()
+        executor: Executor
+        if GPU_QUEUE in self.queues:
+            executor = self.local_executor()
+        else:
+            from workers.executor import CeleryExecutor
+
+            executor = CeleryExecutor(app=app, settings=self.settings)
+        with self._lock:
+            if self._session is None:
+                self._session = Session(self.settings, executor=executor, ctx=ctx)
+            return self._session
+
+
+def _retry_on_store_error(task: Task, exc: StoreError, what: str) -> Exception:
+    delay = retry_delay(task.request.retries)
+    log.warning("%s: %s; retrying in %.0fs", what, exc, delay)
+    return task.retry(countdown=delay, max_retries=STORE_RETRIES, exc=exc)
+
+
+def register_tasks(app: Celery, state: WorkerState) -> None:
+    """Add the autointerp tasks to ``app``; they use ``state`` for models, store and executor."""
+    from workers.jobs import mark_enqueued
+    from workers.label import RetryItem, item_ids, prepare_label_job, run_item, sweep_jobs
+
+    def send_unit(job_id: int, item_id: int) -> None:
+        app.send_task(TaskNames.label_unit, args=[job_id, item_id])
+
+    def send_prepare(job_id: int) -> None:
+        app.send_task(TaskNames.label_prepare, args=[job_id])
+
+    @app.task(name=TaskNames.run_tools, bind=True, shared=False)
+    def run_tools(self: Task, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run a batch of tool calls together; failures are per call (ok=False), never raised."""
+        batch = [ToolCall.model_validate(c) for c in calls]
+        return [r.model_dump(mode="json") for r in state.local_executor().submit_batch(batch)]
+
+    @app.task(name=TaskNames.label_prepare, bind=True, ignore_result=True, shared=False)
+    def label_prepare(self: Task, job_id: int) -> None:
+        """Build or reuse the job's exemplar cache, then fan out one label_unit per unfinished unit."""
+        try:
+            engine = state.engine()
+            if not prepare_label_job(state.ctx(), engine, job_id):
+                return
+            ids = item_ids(engine, job_id)
+            for item_id in ids:
+                send_unit(job_id, item_id)
+            mark_enqueued(engine, ids)
+        except StoreError as exc:
+            raise _retry_on_store_error(self, exc, f"label_prepare job {job_id}") from exc
+
+    @app.task(name=TaskNames.label_unit, bind=True, ignore_result=True, shared=False)
+    def label_unit(self: Task, job_id: int, item_id: int) -> str:
+        """Claim one unit of a label job and explain it (exactly once; see workers/jobs.py)."""
+        try:
+            outcome = run_item(
+                state.session(self.app),
+                item_id,
+                owner=str(self.request.id),
+                max_attempts=state.settings.max_attempts,
+                stale_after=float(state.settings.visibility_timeout),
+            )
+        except StoreError as exc:
+            raise _retry_on_store_error(self, exc, f"label_unit job {job_id} item {item_id}") from exc
+        except RetryItem as exc:
+            delay = retry_delay(self.request.retries)
+            log.warning("label_unit job %s item %s failed (%s); retrying in %.0fs", job_id, item_id, exc, delay)
+            raise self.retry(countdown=delay, max_retries=None) from exc
+        log.info("label_unit job %s item %s: %s", job_id, item_id, outcome)
+        return outcome
+
+    @app.task(name=TaskNames.sweep, ignore_result=True, shared=False)
+    def sweep() -> dict[str, int]:
+        """Re-send label work lost with the broker (beat runs this every ``sweep_interval`` seconds)."""
+        try:
+            counts = sweep_jobs(
+                state.engine(),
+                stale_after=float(state.settings.visibility_timeout),
+                send_prepare=send_prepare,
+                send_unit=send_unit,
+            )
+        except StoreError as exc:
+            log.warning("sweep: %s; next sweep on schedule", exc)
+            return {}
+        if any(counts.values()):
+            log.info("sweep: %s", counts)
+        return counts
