@@ -326,7 +326,8 @@ def make_policy(task: Task) -> Policy:
         from agent.builtin_units import UnitPolicy
 
         return UnitPolicy(task)
-    from agent.builtin_functions import EntityPolicy, NumericPolicy, StringPolicy
+    from agent.builtin_entities import EntityPolicy
+    from agent.builtin_functions import NumericPolicy, StringPolicy
 
     if task.kind == "numeric":
         return NumericPolicy(task)

@@ -330,7 +330,7 @@ class Probe:
 class Hypothesis:
     """A testable claim with its test design and, once run, its result."""
 
-    kind: str  # word | set | context | category
+    kind: str  # concept | word | set | context | category
     claim: str
     label: str
     positives: list[Probe]
@@ -598,6 +598,66 @@ def _results(outcome: Outcome) -> list[dict[str, Any]]:
 
 SubRun = Generator[Step, list[Outcome], None]
 
+SURVEY_VOCABULARY = 3000
+"""Frequent English words surveyed (plus the category nouns), `SURVEY_PER_TEXT` per sentence, 256 sentences per call."""
+SURVEY_PER_TEXT = 4
+SURVEY_BATCH = 256
+
+
+def survey_text(words: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """One survey sentence naming ``words`` ("She talked about the a, the b, the c and the d.") and the
+    character span of each word."""
+    text, spans = "She talked about ", []
+    for i, word in enumerate(words):
+        if i:
+            text += " and " if i == len(words) - 1 else ", "
+        text += "the "
+        spans.append((len(text), len(text) + len(word)))
+        text += word
+    return text + ".", spans
+
+
+def survey_words() -> list[str]:
+    """The survey's words: frequent content words, then the singular category nouns."""
+    from agent.builtin_entities import CATEGORY_NOUNS, vocabulary
+
+    return list(dict.fromkeys([*vocabulary()[:SURVEY_VOCABULARY], *CATEGORY_NOUNS]))
+
+
+def concept_hypothesis(survey: dict[str, float], top_max: float | None, contexts: list[Context]) -> Hypothesis | None:
+    """A "words about X" hypothesis when the survey finds at least three distinct strong responders.
+
+    Strong: at least a quarter of the survey's best score, which itself must reach a third of the top exemplar
+    (a unit whose best survey word is far below its exemplars is not a word-concept unit).
+    """
+    from agent.builtin_entities import CATEGORY_NOUNS, distinct
+
+    if not survey:
+        return None
+    ranked = sorted(survey, key=lambda w: (-survey[w], w))
+    best = survey[ranked[0]]
+    if best <= 0 or (top_max is not None and best < top_max / 3):
+        return None
+    nouns = set(CATEGORY_NOUNS)
+    strong = [w for w in ranked if survey[w] >= best / 4]
+    responders = distinct([w for w in strong if w not in nouns], 10)
+    if len(responders) < 3:
+        return None
+    named = [w for w in ranked if w in nouns and survey[w] >= best / 4]
+    listed = ", ".join(responders)
+    head = f"Responds to words about {named[0]}, such as {listed}" if named else f"Responds to words such as {listed}"
+    avoid = set(ranked[: max(40, len(strong))])
+    pos, neg = word_probes(responders[:8], contexts, avoid)
+    return Hypothesis(
+        kind="concept",
+        claim=f"{head} ({len(strong)} of {len(survey)} surveyed words reach a quarter of its best survey score, "
+        f"{fmt(best, 3)} on {_quote(ranked[0])}).",
+        label=(f"{named[0]} words: " if named else "words like ") + ", ".join(responders[:3]),
+        positives=pos,
+        negatives=neg,
+        keys=[key_of(w) for w in responders],
+    )
+
 
 class UnitPolicy(Policy):
     """Exemplars → hypotheses → activation tests → unit_logits / ablate → explanation."""
@@ -614,6 +674,8 @@ class UnitPolicy(Policy):
         self.logits_id: int | None = None
         self.ablation: tuple[float, int | None] | None = None
         self.errors: list[str] = []
+        self.survey: dict[str, float] = {}
+        self.survey_ids: list[int] = []
 
     def _model_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {"subject": self.task.subject}
@@ -626,8 +688,13 @@ class UnitPolicy(Policy):
         yield from self._look()
         if not self.contexts:
             return self.best()
+        if self.task.can("activations") and self.remaining() >= 8:
+            yield from self._survey()
+        concept = concept_hypothesis(self.survey, self.top_max, self.contexts)
         n = max(0, min(3, (self.remaining() - 1) // 3))
         self.hypotheses = propose(self.contexts, max(n, 1 if self.remaining() >= 2 else 0))
+        if concept is not None:
+            self.hypotheses = [concept, *self.hypotheses][: max(n, 1)]
         if self.hypotheses and self.task.can("propose_hypothesis") and self.remaining() >= 2 * len(self.hypotheses):
             outcomes = yield Step(
                 "Write down hypotheses suggested by the tokens at the exemplars' peaks.",
@@ -713,6 +780,29 @@ class UnitPolicy(Policy):
             elif ran.error:
                 self.errors.append(f"activations: {ran.error}")
 
+    def _survey(self) -> SubRun:
+        words = survey_words()
+        groups = [words[i : i + SURVEY_PER_TEXT] for i in range(0, len(words), SURVEY_PER_TEXT)]
+        built = [survey_text(group) for group in groups]
+        texts = [text for text, _ in built]
+        outcomes = yield Step(
+            f"Survey the unit on {len(words)} frequent words and category nouns, {SURVEY_PER_TEXT} per sentence, "
+            "to see whether it responds to a concept rather than one token.",
+            [
+                Call("activations", {**self._model_args(), "texts": texts[i : i + SURVEY_BATCH]})
+                for i in range(0, len(texts), SURVEY_BATCH)
+            ],
+        )
+        rows = [row for outcome in outcomes for row in _results(outcome)]
+        self.survey_ids = [o.experiment_id for o in outcomes if o.experiment_id is not None]
+        if len(rows) != len(texts):
+            return
+        for group, (text, spans), row in zip(groups, built, rows, strict=True):
+            tokens = [str(t) for t in row.get("tokens") or []]
+            acts = [float(v) for v in row.get("activations") or []]
+            for word, span in zip(group, spans, strict=True):
+                self.survey[word] = score(Probe(text, span), tokens, acts)
+
     def _absorb_exemplars(self, found: Outcome) -> None:
         assert found.result is not None
         rows = [r for r in found.result.get("exemplars") or [] if isinstance(r, dict)]
@@ -777,7 +867,7 @@ class UnitPolicy(Policy):
         tested = [h for h in self.hypotheses if h.tested]
         if not tested:
             return self.hypotheses[0] if self.hypotheses else None
-        priority = {"word": 0, "category": 1, "set": 2, "context": 3}
+        priority = {"concept": -1, "word": 0, "category": 1, "set": 2, "context": 3}
         best = max(tested, key=lambda h: (h.supported, round(h.auc or 0.0, 1), -priority[h.kind], h.separation))
         return best
 

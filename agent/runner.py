@@ -211,6 +211,31 @@ class Session:
         )
         return self.result(investigation_id)
 
+    def first_messages(self, investigation_id: int) -> list[Any]:
+        """The messages a stored investigation starts from (what `create` returned), rebuilt from the store."""
+        row = get_investigation(self.engine, investigation_id)
+        with session(self.engine) as db:
+            subject = db.get(Subject, row.subject_id)
+        assert subject is not None
+        stored = dict(row.budget or {})
+        model = stored.pop("model", None)
+        info = SubjectInfo(subject.address, subject.kind.value, model)
+        return [SystemMessage(load_prompt()), _task_message(info, Budget.model_validate(stored))]
+
+    def proceed(
+        self,
+        investigation_id: int,
+        brain: BaseChatModel,
+        on_step: Callable[[dict[str, Any]], None] | None = None,
+    ) -> ExplainResult:
+        """Run a stored investigation to its end: resume it from its checkpoint, or start it from its
+        first messages when it never ran (created, then its process died before the first step)."""
+        investigator, config = self.investigator(investigation_id, brain)
+        with self.graph(investigator) as graph:
+            started = bool(graph.get_state(config).values)
+        first = None if started else self.first_messages(investigation_id)
+        return self.run(investigation_id, brain, first, on_step)
+
     def result(self, investigation_id: int) -> ExplainResult:
         """The stored outcome of an investigation."""
         record = investigation_record(self.engine, investigation_id)

@@ -24,7 +24,7 @@ from tools.entity_neuron import SentenceEmbedder, get_embedder
 
 __all__ = ["EVALUATOR_NAMES", "EmbeddingEvaluator", "Evaluator", "LLMEvaluator", "make_evaluator"]
 
-EVALUATOR_NAMES = ("embedding", "llm")
+EVALUATOR_NAMES = ("interpret", "embedding", "llm")
 """The names `make_evaluator` accepts."""
 
 
@@ -212,7 +212,8 @@ class LLMEvaluator:
 
 
 def make_evaluator(name: str, *, backend: str | None = None) -> Evaluator:
-    """``"embedding"`` (offline) or ``"llm"`` with ``backend`` such as ``"openai:<model>"``.
+    """``"interpret"`` (offline: simulates formulas and canonical string descriptions, else embedding),
+    ``"embedding"`` (offline) or ``"llm"`` with ``backend`` such as ``"openai:<model>"``.
 
     Raises `ConfigError` for an unknown name, a missing or ``builtin`` backend for ``llm``, or a backend
     whose keys are missing.
@@ -220,6 +221,10 @@ def make_evaluator(name: str, *, backend: str | None = None) -> Evaluator:
     key = name.strip().lower()
     if key == "embedding":
         return EmbeddingEvaluator()
+    if key == "interpret":
+        from evals.interpret import InterpretingEvaluator
+
+        return InterpretingEvaluator()
     if key == "llm":
         if not backend:
             raise ConfigError("the llm evaluator needs a backend: 'openai:<model>' or 'anthropic:<model>'")

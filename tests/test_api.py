@@ -146,6 +146,7 @@ def test_audit_job_is_stored_and_visible(client: TestClient, monkeypatch: pytest
         "status": "queued",
         "progress": {"done": 0, "total": None},
         "error": None,
+        "investigation": None,
     }
 
 

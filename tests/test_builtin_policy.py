@@ -176,13 +176,6 @@ def test_string_labels(executor: LocalExecutor) -> None:
     assert "'@'" in final["description"]
 
 
-def test_entity_subject_is_reported_as_unprobed(executor: LocalExecutor) -> None:
-    loop = Loop(executor)
-    final, _ = loop.run(f"{SUITE}#ent-colors", "entity")
-    assert final["confidence"] == 0 and final["code"] is None and not loop.experiments
-    assert "no available tool" in final["description"].lower()
-
-
 # --------------------------------------------------------------------------------------------------
 # Budget, failures, resumption, chat
 # --------------------------------------------------------------------------------------------------

@@ -311,3 +311,52 @@ def test_postgres_unreachable_retries_and_writes_nothing(
         wait_until(lambda: finished(pg_url, job_id), 90, "the job to finish after the database returned", log)
     proxy.close()
     assert_exactly_once(pg_url, job_id, n_units)
+
+
+def pool_children(pid: int) -> list[int]:
+    """Ids of the child processes of ``pid`` (a prefork worker's pool processes)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_worker_process_killed_mid_investigation_job(
+    home: Path, pg_url: str, tiny_llama_dir: Path, tmp_path: Path
+) -> None:
+    """kill -9 of the pool process running an investigate job, just after it created the job's
+    investigation: the parent requeues the message under the same task id, the new pool process
+    re-claims the job (same owner; before leases it found the job ``running`` and skipped it, so the
+    job stayed running forever), continues that investigation, and the job ends with one
+    investigation and one explanation."""
+    from tools.cache_service import build_site_cache
+    from tools.context import ToolContext
+    from workers.service_jobs import job_investigation, submit_investigation
+
+    env = service_env(home, pg_url, "redis://127.0.0.1:6379/0")
+    settings = env_settings(env)
+    log = tmp_path / "worker.log"
+    engine = open_store(pg_url)
+    # a small exemplar cache up front, so the investigation itself takes a second or two
+    runtime = ToolContext(settings=settings).runtime(str(tiny_llama_dir))
+    build_site_cache(runtime, engine, settings, "L1.mlp", max_tokens=2000, progress=False)
+    params = {"subject": "L1.mlp.3", "model": str(tiny_llama_dir), "budget": {"tool_calls": 6}}
+    with process(worker_args(), env, log) as worker:
+        wait_until(lambda: "ready" in log.read_text(errors="replace"), 60, "the worker to start", log)
+        job_id = submit_investigation(settings, params)
+        deadline = time.monotonic() + 60
+        while job_investigation(engine, job_id) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        children = pool_children(worker.pid)
+        assert len(children) == 1
+        os.kill(children[0], signal.SIGKILL)  # the pool process dies mid-job
+        first = job_investigation(engine, job_id)
+        view = job_view(engine, job_id)
+        assert first is not None and view.status == "running" and view.attempts == 1, view
+        wait_until(lambda: finished(pg_url, job_id), 60, "the job to finish after the kill", log)
+    assert "WorkerLostError" in log.read_text(errors="replace")
+    view = job_view(engine, job_id)
+    assert view.status == "succeeded" and view.attempts == 2, view
+    with session(engine) as db:
+        investigations = db.exec(select(Investigation).where(Investigation.job_id == job_id)).all()
+        explanations = db.exec(select(Explanation).join(Investigation).where(Investigation.job_id == job_id)).all()
+    assert [i.id for i in investigations] == [first] and investigations[0].status.value == "succeeded"
+    assert [e.investigation_id for e in explanations] == [first]

@@ -209,7 +209,7 @@ def stack(tmp_path: Path, pg_url: str) -> Iterator[tuple[str, dict[str, str], Pa
 
 
 @pytest.mark.services
-def test_label_job_through_http_on_native_processes(
+def test_split_deployment_labels_and_investigates_through_http(
     stack: tuple[str, dict[str, str], Path], tiny_llama_dir: Path
 ) -> None:
     base, headers, logs = stack
@@ -242,3 +242,38 @@ def test_label_job_through_http_on_native_processes(
     assert view["error"] is None
     hits = httpx.get(f"{base}/explanations", params={"model": str(tiny_llama_dir)}, headers=headers, timeout=10)
     assert sorted(h["subject"] for h in hits.json()) == ["L1.mlp.0", "L1.mlp.1"]
+
+    # one investigation queued over HTTP on the workers (its agent on the cpu worker, tools on the gpu one)
+    body = {"subject": "L1.mlp.2", "model": str(tiny_llama_dir), "executor": "celery", "budget": {"tool_calls": 6}}
+    accepted = httpx.post(f"{base}/investigations", json=body, headers=headers, timeout=30)
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["job"]
+    deadline = time.monotonic() + 120
+    while (view := httpx.get(f"{base}/jobs/{job_id}", headers=headers, timeout=10).json())["status"] in (
+        "queued",
+        "running",
+    ):
+        assert time.monotonic() < deadline, f"investigate job {job_id} did not finish: {view}"
+        time.sleep(0.5)
+    assert view["status"] == "succeeded", view
+    record = httpx.get(f"{base}/investigations/{view['investigation']}", headers=headers, timeout=10).json()
+    assert record["investigation"]["status"] == "succeeded" and record["explanation"]["label"]
+    assert {e["tool"] for e in record["experiments"]} <= {"exemplars", "activations", "ablate", "unit_logits", "steer"}
+
+    # the split held: the cpu worker ran the agents (label units, the investigation) and sent every
+    # model call to the gpu worker, which ran the exemplar-cache build and the tools
+    time.sleep(1)
+    gpu_log, cpu_log = (logs / "worker-gpu.log").read_text(), (logs / "worker-cpu.log").read_text()
+    ran = re.compile(r"Task (autointerp\.\w+)\[[^\]]+\] received")
+    on_gpu, on_cpu = ran.findall(gpu_log), ran.findall(cpu_log)  # (the banner lists every task name)
+    assert set(on_gpu) == {"autointerp.label_prepare", "autointerp.run_tools"}, set(on_gpu)
+    assert (
+        {"autointerp.label_unit", "autointerp.investigate"}
+        <= set(on_cpu)
+        <= {
+            "autointerp.label_unit",
+            "autointerp.investigate",
+            "autointerp.sweep",  # beat's, on its schedule
+        }
+    ), set(on_cpu)
+    assert on_cpu.count("autointerp.label_unit") >= 2

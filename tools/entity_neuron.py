@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,21 @@ class SentenceEmbedder:
     Loading takes a few seconds; share one instance through `get_embedder`.
     """
 
-    def __init__(self, model_dir: str | Path | None = None, *, batch_size: int = 64, max_length: int = 128) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        *,
+        batch_size: int = 64,
+        max_length: int = 128,
+        cache_size: int = 50_000,
+    ) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         self.batch_size = batch_size
         self.max_length = max_length
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()  # text → embedding row (LRU)
         try:
             self._tokenizer: Any = AutoTokenizer.from_pretrained(str(self.model_dir))
             self._model: Any = AutoModel.from_pretrained(str(self.model_dir))
@@ -71,21 +81,41 @@ class SentenceEmbedder:
         return int(self._model.config.hidden_size)
 
     def embed(self, texts: list[str]) -> torch.Tensor:
-        """Unit-norm embeddings of ``texts``, one row each (an empty list gives a ``[0, dim]`` tensor)."""
+        """Unit-norm embeddings of ``texts``, one row each (an empty list gives a ``[0, dim]`` tensor).
+
+        Rows are served from the embedder's LRU cache (`cache_size` texts) when seen before; probing the
+        same vocabulary for many neurons then costs one encoder pass in all.
+        """
         if not texts:
             return torch.zeros((0, self.dim), dtype=torch.float32)
+        keys = [str(t) for t in texts]
+        with self._lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+            fresh = self._encode(missing)
+            for key, row in zip(missing, fresh, strict=True):
+                self._cache[key] = row
+            rows = []
+            for key in keys:
+                self._cache.move_to_end(key)
+                rows.append(self._cache[key])
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return torch.stack(rows)
+
+    def _encode(self, texts: list[str]) -> list[torch.Tensor]:
+        """Run the encoder on ``texts`` (no cache), one unit-norm row per text."""
         rows: list[torch.Tensor] = []
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
-                batch = [str(t) for t in texts[start : start + self.batch_size]]
+                batch = texts[start : start + self.batch_size]
                 encoded = self._tokenizer(
                     batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
                 )
                 hidden = self._model(**encoded).last_hidden_state
                 mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                rows.append(torch.nn.functional.normalize(pooled.float(), p=2, dim=1))
-        return torch.cat(rows, dim=0)
+                rows.extend(torch.nn.functional.normalize(pooled.float(), p=2, dim=1).clone())
+        return rows
 
 
 @functools.lru_cache(maxsize=2)

@@ -13,9 +13,10 @@ or run twice:
 - ``visibility_timeout`` (Redis transport) > ``task_time_limit`` (hard limit): an unacknowledged task
   is handed to another worker only after its first holder is certainly gone (killed by the limit
   or dead); `Settings` refuses a configuration where this does not hold;
-- tasks are idempotent: job items are claimed with a fenced conditional UPDATE with an attempts
-  counter (workers/jobs.py), so a redelivered task never labels a unit twice and a task that keeps
-  killing its worker is poisoned after ``max_attempts``.
+- tasks are idempotent: job items (workers/jobs.py) and audit, eval and investigate jobs
+  (workers/service_jobs.py) are claimed with a fenced conditional UPDATE with an attempts counter
+  and an owner lease, so a redelivered task never labels a unit or runs a job twice and a task that
+  keeps killing its worker is poisoned after ``max_attempts``.
 
 Queues: ``gpu`` (model work: the model tools, exemplar-cache builds) and ``cpu`` (suite functions,
 scoring, agent steps, the sweeper). Task names live in `TaskNames`.
@@ -44,6 +45,7 @@ class TaskNames:
     label_prepare = "autointerp.label_prepare"
     label_unit = "autointerp.label_unit"
     sweep = "autointerp.sweep"
+    investigate = "autointerp.investigate"
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Celery:
             TaskNames.label_prepare: {"queue": GPU_QUEUE},
             TaskNames.label_unit: {"queue": CPU_QUEUE},
             TaskNames.sweep: {"queue": CPU_QUEUE},
+            TaskNames.investigate: {"queue": CPU_QUEUE},
         },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,

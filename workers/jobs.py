@@ -73,6 +73,9 @@ __all__ = [
 ]
 
 ExecutorName = Literal["local", "celery"]
+#: Reserved key of ``Job.params`` holding an audit, eval or investigate job's lease
+#: (``workers.service_jobs``); never shown in a job view.
+JOB_LEASE_KEY = "_lease"
 _UNITS = re.compile(r"^\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
 
 
@@ -189,7 +192,7 @@ def _view(row: Job) -> JobView:
         status=row.status.value,
         progress=JobProgress(done=row.progress_done, total=row.progress_total),
         error=row.error,
-        params={k: v for k, v in (row.params or {}).items() if k != "digest"},
+        params={k: v for k, v in (row.params or {}).items() if k not in ("digest", JOB_LEASE_KEY)},
         attempts=row.attempts,
         created_at=row.created_at,
         started_at=row.started_at,

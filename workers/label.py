@@ -23,7 +23,7 @@ from agent.runner import Session, make_brain
 from store.db import session as db_session
 from store.dburl import one_line
 from store.errors import AutointerpError, StoreError
-from store.models import Job, JobKind, JobStatus
+from store.models import Explanation, Investigation, InvestigationStatus, Job, JobKind, JobStatus, Subject
 from store.repo import get_job, set_job_status
 from store.settings import Settings
 from tools.cache_service import build_site_cache
@@ -48,6 +48,7 @@ __all__ = [
     "RetryItem",
     "UnitResult",
     "enqueue_label_job",
+    "find_orphan",
     "item_ids",
     "job_params",
     "label_item",
@@ -113,21 +114,55 @@ def prepare_label_job(ctx: ToolContext, engine: Engine, job_id: int, *, progress
     return True
 
 
+def find_orphan(engine: Engine, claim: Claim) -> int | None:
+    """The newest investigation of this job and unit that is still ``running`` with no explanation:
+    one an earlier try created and then died before recording it on the item. None when there is none.
+
+    Only the holder of the item's claim calls this, so no live worker is running that investigation.
+    """
+    with db_session(engine) as db:
+        query = (
+            select(Investigation.id)
+            .join(Subject, col(Subject.id) == col(Investigation.subject_id))
+            .outerjoin(Explanation, col(Explanation.investigation_id) == col(Investigation.id))
+            .where(
+                col(Investigation.job_id) == claim.job_id,
+                col(Subject.address) == claim.key,
+                col(Investigation.status) == InvestigationStatus.running,
+                col(Explanation.id).is_(None),
+            )
+            .order_by(col(Investigation.id).desc())
+        )
+        return db.exec(query).first()
+
+
 def label_item(session: Session, params: LabelJobParams, claim: Claim) -> UnitResult:
-    """Explain the claimed unit: resume the item's investigation when an earlier try started one
-    (finished experiments are not rerun; a written explanation is reused), else start one."""
+    """Explain the claimed unit: continue the item's investigation when an earlier try started one
+    (finished experiments are not rerun; a written explanation is reused), else start one.
+
+    An earlier try's investigation is the one recorded on the item or, when that try died between
+    creating it and recording it, the orphan `find_orphan` finds: it is adopted (recorded on the item
+    and continued), so a crash never leaves an investigation without an explanation behind.
+    """
     engine = session.engine
     brain = make_brain(params.agent)
-    if claim.investigation_id is not None:
-        result = session.result(claim.investigation_id)
+    earlier = claim.investigation_id
+    if earlier is None:
+        earlier = find_orphan(engine, claim)
+        if earlier is not None:
+            if not set_item_investigation(engine, claim, earlier):
+                raise RetryItem(f"{claim.key} was taken over by another worker")
+            log.info("adopting orphan investigation %s of %s", earlier, claim.key)
+    if earlier is not None:
+        result = session.result(earlier)
         if result.explanation is None:
             try:
-                result = session.run(claim.investigation_id, brain, None)
+                result = session.proceed(earlier, brain)
             except StoreError:
                 raise
-            except Exception as exc:  # no usable checkpoint: start afresh below
-                log.warning("cannot resume investigation %s (%s); starting a new one", claim.investigation_id, exc)
-                result = session.result(claim.investigation_id)
+            except Exception as exc:  # unusable checkpoint: the runner marked it failed; start afresh below
+                log.warning("cannot continue investigation %s (%s); starting a new one", earlier, exc)
+                result = session.result(earlier)
         if result.explanation is not None:
             return _unit_result(result.investigation_id, result.explanation.model_dump())
     budget = Budget(tool_calls=params.budget, seconds=params.seconds)

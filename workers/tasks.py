@@ -15,7 +15,11 @@ Tasks:
 - ``autointerp.label_unit(job_id, item_id)`` (cpu): claim the unit and explain it. A worker that also
   serves ``gpu`` runs the agent's tools in-process; a cpu-only worker sends them to the gpu queue
   through a `CeleryExecutor` (so a single worker serving both queues never waits on itself).
-- ``autointerp.sweep()`` (cpu, on beat's schedule): re-send work lost with the broker.
+- ``autointerp.investigate(job_id)`` (cpu): claim an investigate job (``POST /investigations`` with
+  the celery executor) and run its investigation with this process's agent session (tools routed
+  as for ``label_unit``).
+- ``autointerp.sweep()`` (cpu, on beat's schedule): re-send work lost with the broker or held by a
+  dead worker (label items; audit, eval and investigate jobs whose lease went stale).
 
 A database that cannot be reached is logged as one line and the task retried with backoff (1 s,
 doubling, at most 60 s); nothing is half-written because claims and results are single UPDATEs.
@@ -161,16 +165,36 @@ def register_tasks(app: Celery, state: WorkerState) -> None:
         log.info("label_unit job %s item %s: %s", job_id, item_id, outcome)
         return outcome
 
+    @app.task(name=TaskNames.investigate, bind=True, ignore_result=True, shared=False)
+    def investigate(self: Task, job_id: int) -> str:
+        """Claim investigate job ``job_id`` and run its investigation (see workers/service_jobs.py)."""
+        from workers.service_jobs import run_investigation_job
+
+        try:
+            outcome = run_investigation_job(state.session(self.app), int(job_id), owner=str(self.request.id))
+        except StoreError as exc:
+            raise _retry_on_store_error(self, exc, f"investigate job {job_id}") from exc
+        log.info("investigate job %s: %s", job_id, outcome)
+        return outcome
+
+    def send_job(kind: str, job_id: int) -> None:
+        from workers.service_jobs import task_of
+
+        name, queue = task_of(kind)
+        app.send_task(name, args=[job_id], queue=queue)
+
     @app.task(name=TaskNames.sweep, ignore_result=True, shared=False)
     def sweep() -> dict[str, int]:
-        """Re-send label work lost with the broker (beat runs this every ``sweep_interval`` seconds)."""
+        """Re-send work lost with the broker or left by a dead worker: label items, and audit, eval and
+        investigate jobs (beat runs this every ``sweep_interval`` seconds)."""
+        from workers.service_jobs import sweep_service_jobs
+
+        stale_after = float(state.settings.visibility_timeout)
         try:
-            counts = sweep_jobs(
-                state.engine(),
-                stale_after=float(state.settings.visibility_timeout),
-                send_prepare=send_prepare,
-                send_unit=send_unit,
-            )
+            engine = state.engine()
+            counts = sweep_jobs(engine, stale_after=stale_after, send_prepare=send_prepare, send_unit=send_unit)
+            resent = sweep_service_jobs(engine, stale_after=stale_after, send=send_job)
+            counts.update({f"jobs_{k}": v for k, v in resent.items()})
         except StoreError as exc:
             log.warning("sweep: %s; next sweep on schedule", exc)
             return {}

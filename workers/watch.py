@@ -9,13 +9,15 @@ processes, a re-run) the loser's insert fails with an IntegrityError and it crea
 check-then-insert. Only then is the job sent to the workers.
 
 Celery: `register_service_tasks` adds the tasks ``autointerp.audit``, ``autointerp.eval`` and
-``autointerp.watch_checkpoints`` to a worker's app, and `beat_entries` gives the beat schedule entry
+``autointerp.watch_checkpoints`` to a worker's app (the job tasks claim their job under their task id
+and retry with backoff while the database is unreachable), and `beat_entries` gives the beat schedule entry
 that runs the watcher every ``AUTOINTERP_WATCH_INTERVAL`` seconds when ``AUTOINTERP_WATCH_DIR``,
 ``AUTOINTERP_WATCH_MODEL`` and ``AUTOINTERP_WATCH_BASELINE`` are set (`WatchSettings`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from store.db import ConstraintError, open_store, session
-from store.errors import InputError
+from store.errors import InputError, StoreError
 from store.models import AuditRun, Job, JobKind
 from store.settings import Settings
 from workers.service_jobs import AUDIT_TASK, EVAL_TASK, TASK_QUEUE, WATCH_TASK, enqueue, run_service_job
@@ -33,6 +35,8 @@ from workers.service_jobs import AUDIT_TASK, EVAL_TASK, TASK_QUEUE, WATCH_TASK, 
 AUDIT_KINDS = ("units",)
 
 Sender = Callable[[Settings, str, int], None]
+
+log = logging.getLogger("autointerp.workers")
 
 
 class WatchSettings(BaseSettings):
@@ -139,26 +143,43 @@ def beat_entries(watch: WatchSettings | None = None) -> dict[str, dict[str, Any]
     return {"watch-checkpoints": {"task": WATCH_TASK, "schedule": watch.interval, "options": {"queue": "cpu"}}}
 
 
-def register_service_tasks(app: Any, settings: Settings | None = None) -> None:
+def register_service_tasks(app: Any, settings: Settings | None = None, watch: WatchSettings | None = None) -> None:
     """Register ``autointerp.audit``, ``autointerp.eval`` and ``autointerp.watch_checkpoints`` on a
-    Celery app, route the job tasks to the ``gpu`` queue and add the watcher's beat entry."""
+    Celery app, route the job tasks to the ``gpu`` queue and add the watcher's beat entry.
+
+    ``watch`` defaults to `WatchSettings` read from the environment. The tasks are registered with
+    ``shared=False`` (on this app only), so several apps in one process (tests) never cross over.
+    """
     resolved = settings or Settings()
+    watching = watch or WatchSettings()
 
-    @app.task(name=AUDIT_TASK, acks_late=True)
-    def audit_task(job_id: int) -> str:
-        return run_service_job(resolved, int(job_id))
+    def run_job(task: Any, job_id: int) -> str:
+        """Run the job as the task's owner (its task id: a redelivery re-claims it); retry with
+        backoff while the database cannot be reached."""
+        from workers.tasks import STORE_RETRIES, retry_delay
 
-    @app.task(name=EVAL_TASK, acks_late=True)
-    def eval_task(job_id: int) -> str:
-        return run_service_job(resolved, int(job_id))
+        try:
+            return run_service_job(resolved, int(job_id), owner=str(task.request.id))
+        except StoreError as exc:
+            delay = retry_delay(task.request.retries)
+            log.warning("%s job %s: %s; retrying in %.0fs", task.name, job_id, exc, delay)
+            raise task.retry(countdown=delay, max_retries=STORE_RETRIES, exc=exc) from exc
 
-    @app.task(name=WATCH_TASK)
+    @app.task(name=AUDIT_TASK, bind=True, acks_late=True, shared=False)
+    def audit_task(self: Any, job_id: int) -> str:
+        return run_job(self, job_id)
+
+    @app.task(name=EVAL_TASK, bind=True, acks_late=True, shared=False)
+    def eval_task(self: Any, job_id: int) -> str:
+        return run_job(self, job_id)
+
+    @app.task(name=WATCH_TASK, shared=False)
     def watch_task() -> list[int]:
-        return watch_once(resolved)
+        return watch_once(resolved, watching)
 
     routes = dict(app.conf.task_routes or {})
     routes.update({AUDIT_TASK: {"queue": TASK_QUEUE}, EVAL_TASK: {"queue": TASK_QUEUE}, WATCH_TASK: {"queue": "cpu"}})
     app.conf.task_routes = routes
     schedule = dict(app.conf.beat_schedule or {})
-    schedule.update(beat_entries())
+    schedule.update(beat_entries(watching))
     app.conf.beat_schedule = schedule

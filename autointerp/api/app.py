@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from autointerp.api.auth import require_key
-from autointerp.api.config import resolve_api_key
+from autointerp.api.config import ApiSettings, resolve_api_key
 from autointerp.api.errors import install_handlers
 from autointerp.api.routes import chat, explanations, health, investigations, jobs, tools
 from autointerp.api.state import ServiceState
+from store.errors import ConfigError
 from store.settings import Settings
 
 DESCRIPTION = """\
@@ -21,13 +22,20 @@ call the tools. Every route but `/health` needs `Authorization: Bearer <AUTOINTE
 """
 
 
-def create_app(settings: Settings | None = None, *, api_key: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, api_key: str | None = None, investigation_executor: str | None = None
+) -> FastAPI:
     """Build the API for the store named by ``settings`` (default: from the environment).
 
     ``api_key`` defaults to ``AUTOINTERP_API_KEY``; without one, ConfigError (the API never runs open).
+    ``investigation_executor`` (``local`` or ``celery``) is where ``POST /investigations`` runs an
+    investigation whose request does not say; default ``AUTOINTERP_API_EXECUTOR`` (local).
     """
     key = resolve_api_key(api_key)
-    service = ServiceState(settings=settings or Settings(), api_key=key)
+    executor = investigation_executor or ApiSettings().api_executor
+    if executor not in ("local", "celery"):
+        raise ConfigError(f"unknown investigation executor {executor!r}; expected local or celery")
+    service = ServiceState(settings=settings or Settings(), api_key=key, investigation_executor=executor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,8 +1,11 @@
-"""The API's own settings: the bearer key it demands (``AUTOINTERP_API_KEY``)."""
+"""The API's own settings: the bearer key it demands (``AUTOINTERP_API_KEY``) and where
+``POST /investigations`` runs an investigation by default (``AUTOINTERP_API_EXECUTOR``)."""
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from store.errors import ConfigError
@@ -12,11 +15,18 @@ MIN_KEY_LENGTH = 8
 
 
 class ApiSettings(BaseSettings):
-    """Settings read from ``AUTOINTERP_<NAME>``; only the API key for now."""
+    """Settings read from ``AUTOINTERP_<NAME>``.
+
+    api_key:       the bearer key every route but ``/health`` demands.
+    api_executor:  where ``POST /investigations`` runs an investigation when the request does not say:
+                   ``local`` (in the API process, one at a time) or ``celery`` (an investigate job on
+                   the workers' ``cpu`` queue).
+    """
 
     model_config = SettingsConfigDict(env_prefix="AUTOINTERP_", extra="ignore")
 
     api_key: SecretStr | None = None
+    api_executor: Literal["local", "celery"] = Field("local")
 
 
 def resolve_api_key(explicit: str | None = None) -> str:

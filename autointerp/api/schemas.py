@@ -70,7 +70,7 @@ class EvalJobRequest(_In):
     kind: Literal["eval"]
     suite: str = Field(min_length=1, description="Path of the suite (JSON Lines) on the workers.")
     agent: str = Field("builtin", min_length=1)
-    evaluator: Literal["embedding", "llm"] = "embedding"
+    evaluator: Literal["interpret", "embedding", "llm"] = "interpret"
     limit: int | None = Field(None, ge=1)
 
 
@@ -98,6 +98,7 @@ class JobOut(BaseModel):
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: Progress
     error: str | None = None
+    investigation: int | None = Field(None, description="The investigation of an investigate job, once started.")
 
 
 # -------------------------------------------------------------------------------- investigations
@@ -118,13 +119,25 @@ class InvestigationRequest(_In):
     model: str | None = Field(None, description="Model of a unit subject (default: the embedded model).")
     agent: str = Field("builtin", min_length=1, description="builtin, openai:<model> or anthropic:<model>.")
     budget: BudgetIn = Field(default_factory=BudgetIn)
+    executor: Literal["local", "celery"] | None = Field(
+        None,
+        description="local: in the API process, one at a time; celery: an investigate job on the workers' "
+        "cpu queue. Default: AUTOINTERP_API_EXECUTOR (local).",
+    )
 
 
 class InvestigationAccepted(BaseModel):
-    """A started investigation: poll ``GET /investigations/{id}`` until its status is not running."""
+    """A started or queued investigation.
 
-    id: int
+    ``local``: ``id`` is the investigation (status ``running``); poll ``GET /investigations/{id}``.
+    ``celery``: ``job`` is the investigate job (status ``queued``) and ``id`` is null until a worker
+    starts it; poll ``GET /jobs/{job}``, whose ``investigation`` then names it.
+    """
+
+    id: int | None
+    job: int | None = None
     status: str
+    executor: Literal["local", "celery"]
 
 
 class InvestigationRecordOut(BaseModel):

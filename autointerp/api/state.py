@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from agent.runner import Session
     from tools.executor import LocalExecutor
 
-#: Investigations started over HTTP run in the API process, this many at a time (queue the rest).
+#: Investigations started over HTTP with the local executor run in the API process, this many at a
+#: time (the rest wait); with the celery executor they are investigate jobs on the workers.
 INVESTIGATION_THREADS = 1
 
 
@@ -33,6 +34,8 @@ class ServiceState:
 
     settings: Settings
     api_key: str
+    #: Where ``POST /investigations`` runs one by default: ``local`` (the pool here) or ``celery``.
+    investigation_executor: str = "local"
     _engine: Engine | None = None
     _session: Session | None = None
     _executor: LocalExecutor | None = None

@@ -79,7 +79,9 @@ def eval_command(
     agent: Annotated[
         str, typer.Option("--agent", help="builtin, openai:<m>, anthropic:<m>, oracle or random.")
     ] = "builtin",
-    evaluator: Annotated[str, typer.Option("--evaluator", help="embedding (offline) or llm.")] = "embedding",
+    evaluator: Annotated[
+        str, typer.Option("--evaluator", help="interpret or embedding (offline), or llm.")
+    ] = "interpret",
     evaluator_backend: Annotated[
         str | None, typer.Option("--evaluator-backend", help="Backend of the llm evaluator (openai:<m>...).")
     ] = None,

@@ -47,15 +47,6 @@ def _queues(spec: str) -> list[str]:
     return queues
 
 
-def _register_service_tasks(app: Any, settings: Any) -> None:
-    """Audit, eval and checkpoint-watch tasks (workers/watch.py), when that module is installed."""
-    try:
-        from workers.watch import register_service_tasks
-    except ImportError:
-        return
-    register_service_tasks(app, settings)
-
-
 def worker_command(
     queues: Annotated[str, typer.Option("--queues", "-Q", help="Queues to serve: gpu, cpu or gpu,cpu.")] = "gpu,cpu",
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Worker processes.")] = 1,
@@ -68,6 +59,7 @@ def worker_command(
     from store.db import open_store
     from workers.celery_app import create_app
     from workers.tasks import WorkerState, register_tasks
+    from workers.watch import register_service_tasks
 
     if pool not in ("prefork", "solo", "threads"):
         raise InputError(f"unknown --pool {pool!r}; expected prefork, solo or threads")
@@ -78,7 +70,7 @@ def worker_command(
     open_store(settings.db_url())  # fail fast (one line) when the store is unreachable; migrate once
     app = create_app(settings)
     register_tasks(app, WorkerState(settings, chosen))
-    _register_service_tasks(app, settings)
+    register_service_tasks(app, settings)
     argv = [
         "worker",
         f"--queues={','.join(chosen)}",
@@ -97,15 +89,16 @@ def beat_command(
     loglevel: Annotated[str, typer.Option("--loglevel", help="DEBUG, INFO, WARNING...")] = "INFO",
     db: DbOpt = None,
 ) -> None:
-    """Start the scheduler: sends the sweep that re-sends lost label work every AUTOINTERP_SWEEP_INTERVAL s."""
+    """Start the scheduler: sends the sweep that re-sends lost work every AUTOINTERP_SWEEP_INTERVAL s."""
     from celery.apps.beat import Beat
 
     from workers.celery_app import create_app
+    from workers.watch import register_service_tasks
 
     settings = _settings(db)
     home = settings.ensure_home()
     app = create_app(settings)
-    _register_service_tasks(app, settings)  # adds the checkpoint watcher's schedule entry
+    register_service_tasks(app, settings)  # adds the checkpoint watcher's schedule entry
     Beat(app=app, loglevel=loglevel, schedule=str(home / "celerybeat-schedule"), quiet=False).run()
 
 

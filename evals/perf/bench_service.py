@@ -11,8 +11,12 @@ asserts nothing about time:
    worker, vs the same job run in-process (``--executor local``); the layer's exemplar cache is
    built before timing;
 3. N concurrent investigations whose tools run through ``CeleryExecutor`` (one thread each, one
-   worker), vs the same N one after another in-process. `concurrent_investigations_via_api` is the
-   hook for the same measurement through the HTTP API.
+   worker), vs the same N one after another in-process;
+4. ``--api-concurrent`` (8) investigations posted at once to ``POST /investigations`` of an
+   ``autointerp serve`` started here (or ``--api URL --api-key KEY``): with ``executor: celery``
+   (investigate jobs; an extra cpu-only worker of ``--cpu-concurrency`` processes runs the agents and
+   sends their tools to the gpu,cpu worker) vs ``executor: local`` (the API process runs them one at
+   a time): wall time, investigations per minute, and p50/p99 latency from POST to finished.
 
 Without ``--model`` a tiny random Llama (4 layers, d_model 64, 96 MLP neurons) is built in a temporary
 folder, so the numbers measure the service's overhead rather than a model's speed.
@@ -151,25 +155,151 @@ def sequential_investigations_local(settings: Settings, model: str, n: int, budg
     return time.perf_counter() - started
 
 
-def concurrent_investigations_via_api(base_url: str, model: str, n: int, budget: int) -> float:
-    """Hook: wall seconds for ``n`` investigations started together through the HTTP API at ``base_url``.
+class ApiRun:
+    """N investigations started together through the HTTP API: wall seconds and per-investigation
+    latencies (POST until the investigation is finished)."""
 
-    To be filled in with the API's investigation endpoint (POST the subject, poll until done); until
-    then `concurrent_investigations_celery` measures the same service path without the HTTP layer.
-    """
-    raise NotImplementedError("the HTTP API's investigation endpoint is not wired into this benchmark yet")
+    def __init__(self, wall: float, latencies: list[float]) -> None:
+        self.wall = wall
+        self.latencies = latencies
+
+    def per_minute(self) -> float:
+        """Investigations finished per minute."""
+        return len(self.latencies) / self.wall * 60
+
+
+def concurrent_investigations_via_api(
+    base_url: str,
+    model: str,
+    n: int,
+    budget: int,
+    *,
+    api_key: str,
+    executor: str = "celery",
+    offset: int = 0,
+    timeout: float = 600.0,
+) -> ApiRun:
+    """``n`` investigations of units ``L1.mlp.{offset}..`` posted together (one thread each) to the API
+    at ``base_url`` with ``executor`` (``celery``: investigate jobs on the workers, polled through
+    ``GET /jobs/{id}``; ``local``: in the API process, polled through ``GET /investigations/{id}``).
+    Raises RuntimeError when one fails."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"}
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def finished(client: httpx.Client, accepted: dict[str, Any]) -> str | None:
+        if executor == "celery":
+            view = client.get(f"/jobs/{accepted['job']}").json()
+            done = view["status"] in ("succeeded", "failed")
+            return (view["error"] or view["status"]) if done else None
+        record = client.get(f"/investigations/{accepted['id']}").json()
+        status = str(record["investigation"]["status"])
+        return status if status != "running" else None
+
+    def one(i: int) -> None:
+        body = {
+            "subject": f"L1.mlp.{offset + i}",
+            "model": model,
+            "agent": "builtin",
+            "executor": executor,
+            "budget": {"tool_calls": budget},
+        }
+        with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
+            started = time.perf_counter()
+            response = client.post("/investigations", json=body)
+            if response.status_code != 202:
+                with lock:
+                    errors.append(f"{response.status_code} {response.text}")
+                return
+            accepted = response.json()
+            outcome = None
+            while outcome is None and time.perf_counter() - started < timeout:
+                time.sleep(0.05)
+                outcome = finished(client, accepted)
+            elapsed = time.perf_counter() - started
+        with lock:
+            if outcome != "succeeded":
+                errors.append(f"L1.mlp.{offset + i}: {outcome or 'timed out'}")
+            latencies.append(elapsed)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {n} investigations through the API failed: {errors[0]}")
+    return ApiRun(wall, latencies)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+    """``autointerp serve`` on a free port with a fresh key; (process, base URL, key) once healthy."""
+    import httpx
+
+    key = uuid.uuid4().hex
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "autointerp",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env={**env, "AUTOINTERP_API_KEY": key},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the API exited early:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2).json().get("status") == "ok":
+                return process, base, key
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the API did not come up:\n{log.read_text()[-2000:]}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Start a worker, run the three measurements, print the table."""
+    """Start a worker, run the measurements, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="HF folder or name (default: a tiny random Llama built here)")
     parser.add_argument("--calls", type=int, default=200, help="tool calls per executor")
     parser.add_argument("--units", type=int, default=8, help="units per label job")
     parser.add_argument("--budget", type=int, default=8, help="tool calls per investigation")
-    parser.add_argument("--concurrent", type=int, default=4, help="concurrent investigations")
-    parser.add_argument("--api", help="base URL of a running API for the concurrent measurement (hook)")
+    parser.add_argument("--concurrent", type=int, default=4, help="concurrent investigations (CeleryExecutor)")
+    parser.add_argument("--api-concurrent", type=int, default=8, help="concurrent investigations through the API")
+    parser.add_argument(
+        "--cpu-concurrency", type=int, default=2, help="processes of the extra cpu-only worker of the API measurement"
+    )
+    parser.add_argument("--api", help="base URL of a running API (default: start `autointerp serve` here)")
+    parser.add_argument("--api-key", help="key of the running API given with --api")
     args = parser.parse_args(argv)
+    if args.api and not args.api_key:
+        parser.error("--api needs --api-key")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
     model = args.model or str(build_tiny_llama(tmp / "tiny-llama"))
@@ -191,14 +321,21 @@ def main(argv: list[str] | None = None) -> None:
     from workers.executor import CeleryExecutor
 
     open_store(settings.db_url())
-    log = (tmp / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "autointerp", "worker", "--queues", "gpu,cpu", "--concurrency", "1"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start_worker(queues: str, concurrency: int, name: str) -> None:
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "autointerp", "worker", "--queues", queues, "--concurrency", str(concurrency)],
+                env=env,
+                stdout=(tmp / f"{name}.log").open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+
+    start_worker("gpu,cpu", 1, "worker")
+    n_api = args.api_concurrent
     try:
         local = LocalExecutor(default_registry(), ToolContext(settings=settings))
         remote = CeleryExecutor(settings=settings, timeout=120)
@@ -211,30 +348,53 @@ def main(argv: list[str] | None = None) -> None:
         local_rate = label_rate(settings, model, args.units, args.budget, "local", 40)
 
         n = args.concurrent
-        if args.api:
-            conc = concurrent_investigations_via_api(args.api, model, n, args.budget)
-            conc_name = f"{n} concurrent via API"
-        else:
-            conc = concurrent_investigations_celery(settings, model, n, args.budget)
-            conc_name = f"{n} concurrent, CeleryExecutor"
+        conc = concurrent_investigations_celery(settings, model, n, args.budget)
         seq = sequential_investigations_local(settings, model, n, args.budget, 70)
+
+        # through the HTTP API: celery (investigate jobs; the extra cpu worker's agents send their
+        # tools to the gpu,cpu worker) vs local (the API process runs them one at a time)
+        start_worker("cpu", args.cpu_concurrency, "worker-cpu")
+        if args.api:
+            base, key = args.api, args.api_key
+        else:
+            api, base, key = start_api(env, tmp / "api.log")
+            processes.append(api)
+        concurrent_investigations_via_api(base, model, 1, args.budget, api_key=key, executor="local", offset=95)
+        concurrent_investigations_via_api(base, model, 2, args.budget, api_key=key, executor="celery", offset=93)
+        via_celery = concurrent_investigations_via_api(
+            base, model, n_api, args.budget, api_key=key, executor="celery", offset=10
+        )
+        via_local = concurrent_investigations_via_api(
+            base, model, n_api, args.budget, api_key=key, executor="local", offset=20
+        )
     finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(timeout=30)
-        log.close()
+        for process in processes:
+            os.killpg(process.pid, 15)
+        for process in processes:
+            process.wait(timeout=30)
 
     print(f"\nservice benchmark — model: {'tiny random Llama (d_model 64)' if not args.model else model}; ")
-    print("one `autointerp worker` (prefork, concurrency 1, queues gpu,cpu), Redis broker + result backend\n")
-    print(f"{'measurement':<40}{'celery':>14}{'local':>14}{'ratio':>10}")
+    print("one `autointerp worker` (prefork, concurrency 1, queues gpu,cpu), Redis broker + result backend;")
+    print(f"for the API rows also a cpu-only worker (concurrency {args.cpu_concurrency}) and `autointerp serve`\n")
+    print(f"{'measurement':<44}{'celery':>12}{'local':>12}{'ratio':>10}")
     for q, name in ((0.5, "activations call p50 (ms)"), (0.99, "activations call p99 (ms)")):
         c, lo = 1000 * _pct(celery_t, q), 1000 * _pct(local_t, q)
-        print(f"{name:<40}{c:>14.2f}{lo:>14.2f}{c / lo:>9.1f}x")
+        print(f"{name:<44}{c:>12.2f}{lo:>12.2f}{c / lo:>9.1f}x")
     overhead = 1000 * (statistics.median(celery_t) - statistics.median(local_t))
-    print(f"{'  median overhead per call (ms)':<40}{overhead:>14.2f}")
-    rate = f"{celery_rate:>14.0f}{local_rate:>14.0f}{celery_rate / local_rate:>9.2f}x"
-    print(f"{'units labeled per hour (label job)':<40}{rate}")
-    print(f"{conc_name + ' (s)':<40}{conc:>14.2f}{seq:>14.2f}{conc / seq:>9.2f}x")
-    print("  (local column of the last row: the same investigations one after another in-process)")
+    print(f"{'  median overhead per call (ms)':<44}{overhead:>12.2f}")
+    rate = f"{celery_rate:>12.0f}{local_rate:>12.0f}{celery_rate / local_rate:>9.2f}x"
+    print(f"{'units labeled per hour (label job)':<44}{rate}")
+    print(f"{f'{n} concurrent, CeleryExecutor (s)':<44}{conc:>12.2f}{seq:>12.2f}{conc / seq:>9.2f}x")
+    print("  (local column: the same investigations one after another in-process)")
+    rows = (
+        (f"{n_api} via API: wall (s)", via_celery.wall, via_local.wall),
+        (f"{n_api} via API: investigations per minute", via_celery.per_minute(), via_local.per_minute()),
+        (f"{n_api} via API: latency p50 (s)", _pct(via_celery.latencies, 0.5), _pct(via_local.latencies, 0.5)),
+        (f"{n_api} via API: latency p99 (s)", _pct(via_celery.latencies, 0.99), _pct(via_local.latencies, 0.99)),
+    )
+    for name, c, lo in rows:
+        print(f"{name:<44}{c:>12.2f}{lo:>12.2f}{c / lo:>9.2f}x")
+    print("  (API rows: POST /investigations with executor celery vs local, all posted at once)")
 
 
 if __name__ == "__main__":

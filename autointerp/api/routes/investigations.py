@@ -1,4 +1,5 @@
-"""``POST /investigations`` (start one in the API process) and ``GET /investigations/{id}``."""
+"""``POST /investigations`` (start one in the API process, or queue it on the workers) and
+``GET /investigations/{id}``."""
 
 from __future__ import annotations
 
@@ -19,13 +20,26 @@ log = logging.getLogger(__name__)
 
 @router.post("/investigations", response_model=InvestigationAccepted, status_code=status.HTTP_202_ACCEPTED)
 def start(request: InvestigationRequest, service: ServiceState = Depends(get_service)) -> InvestigationAccepted:
-    """Validate the subject, store a new investigation and run it in the background; 202 with its id.
+    """Start an investigation; 202 at once.
 
-    A bad subject, model or agent is a 400 and stores nothing. Investigations run in the API process,
-    one at a time (later ones wait their turn); for many units, queue a ``label`` job instead.
+    ``executor`` ``local`` (or the API's default, ``AUTOINTERP_API_EXECUTOR``): validate the subject,
+    store a new investigation and run it in the API process, one at a time (later ones wait their
+    turn); the reply's ``id`` is the investigation. ``celery``: store an investigate job and send it
+    to the workers' ``cpu`` queue (as many run at once as workers take); the reply's ``job`` is the
+    job, and ``GET /jobs/{job}`` names the investigation once a worker has started it. A bad agent or
+    subject syntax is a 400 and stores nothing; a unit out of range fails the job (celery) or is a
+    400 (local).
     """
     from agent.graph import Budget
     from agent.runner import make_brain
+
+    executor = request.executor or service.investigation_executor
+    if executor == "celery":
+        from workers.service_jobs import submit_investigation
+
+        params = request.model_dump(mode="json", exclude={"executor"})
+        job_id = submit_investigation(service.settings, params)
+        return InvestigationAccepted(id=None, job=job_id, status="queued", executor="celery")
 
     brain = make_brain(request.agent)
     run = service.session()
@@ -40,7 +54,7 @@ def start(request: InvestigationRequest, service: ServiceState = Depends(get_ser
             return None
 
     service.submit(go)
-    return InvestigationAccepted(id=investigation_id, status="running")
+    return InvestigationAccepted(id=investigation_id, status="running", executor="local")
 
 
 @router.get("/investigations/{investigation_id}", response_model=InvestigationRecordOut)

@@ -27,11 +27,17 @@ def submit(request: JobRequest, service: ServiceState = Depends(get_service)) ->
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
 def read(job_id: int, service: ServiceState = Depends(get_service)) -> JobOut:
-    """A job's kind, status (queued, running, succeeded, failed), progress and error."""
+    """A job's kind, status (queued, running, succeeded, failed), progress and error; for an
+    investigate job also its investigation (null until a worker starts it)."""
     from workers.jobs import job_view
 
     engine = service.engine()
     if get_job(engine, job_id) is None:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"no job with id {job_id}")
     view = job_view(engine, job_id)
-    return JobOut.model_validate(view.model_dump(mode="json"))
+    out = JobOut.model_validate(view.model_dump(mode="json"))
+    if view.kind == "investigate":
+        from workers.service_jobs import job_investigation
+
+        out.investigation = job_investigation(engine, job_id)
+    return out
