@@ -628,7 +628,8 @@ def concept_hypothesis(survey: dict[str, float], top_max: float | None, contexts
     """A "words about X" hypothesis when the survey finds at least three distinct strong responders.
 
     Strong: at least a quarter of the survey's best score, which itself must reach a third of the top exemplar
-    (a unit whose best survey word is far below its exemplars is not a word-concept unit).
+    (a unit whose best survey word is far below its exemplars is not a word-concept unit), and one of
+    the words at the peaks of the top 10 exemplars must be among the strong words.
     """
     from agent.builtin_entities import CATEGORY_NOUNS, distinct
 
@@ -642,6 +643,11 @@ def concept_hypothesis(survey: dict[str, float], top_max: float | None, contexts
     strong = [w for w in ranked if survey[w] >= best / 4]
     responders = distinct([w for w in strong if w not in nouns], 10)
     if len(responders) < 3:
+        return None
+    # the survey must meet the exemplars: a word the unit peaks on in its top contexts is a strong
+    # responder too (otherwise the strong words are the unit's reaction to the survey sentence itself)
+    peaks = {c.key for c in contexts[:10]}
+    if contexts and not peaks & {key_of(w) for w in strong}:
         return None
     named = [w for w in ranked if w in nouns and survey[w] >= best / 4]
     listed = ", ".join(responders)

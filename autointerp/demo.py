@@ -1,13 +1,20 @@
-"""``make demo``: fetch the embedded model, cache one layer's exemplars, show a few neurons, and let
-the builtin agent explain the most selective one.
+"""``make demo``, the main job: fetch the embedded model, cache one layer's exemplars, show its most
+selective neurons, run a batch label job over a range of the layer's neurons with the builtin agent,
+and run a small generated FIND-style eval (numeric, string and entity functions) scored against ground
+truth.
 
 The neurons shown are the layer's most *selective* ones: largest max / std, i.e. rare, strong spikes
-above an otherwise quiet distribution — the easiest kind to read off exemplars.
+above an otherwise quiet distribution — the easiest kind to read off exemplars. The label job is the
+same one ``autointerp label`` runs (resumable: a second ``make demo`` reuses its explanations).
 """
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
 
 from autointerp.cli.common import open_runtime, settings_from, store_for
 from autointerp.cli.output import highlighted
@@ -17,9 +24,17 @@ from tools.embedded import EMBEDDED_NAME
 
 
 def run_demo(
-    console: Console, *, layer: int = 6, max_tokens: int = 60_000, units: int = 4, k: int = 5, explain_units: int = 2
+    console: Console,
+    *,
+    layer: int = 6,
+    max_tokens: int = 60_000,
+    units: int = 3,
+    k: int = 4,
+    label_units: int = 6,
+    eval_size: tuple[int, int, int] = (8, 8, 4),
+    eval_seed: int = 2026,
 ) -> None:
-    """Run the demo job and print its results."""
+    """Run the demo job and print its results (``eval_size``: numeric, string and entity functions)."""
     settings = settings_from()
     console.rule(f"1. the embedded model ({EMBEDDED_NAME})")
     runtime = open_runtime(EMBEDDED_NAME, settings, batch_size=32)
@@ -60,24 +75,83 @@ def run_demo(
         f"See `autointerp exemplars --model {EMBEDDED_NAME} --unit L{layer}.mlp.{chosen[0]} --plot hist.png` "
         "for quantile samples and an activation histogram."
     )
-    if explain_units:
-        _explain(console, settings, [f"L{layer}.mlp.{i}" for i in chosen[:explain_units]])
+    if label_units:
+        _label(console, settings, layer, label_units, max_tokens)
+    if sum(eval_size):
+        _evaluate(console, settings, eval_size, eval_seed)
 
 
-def _explain(console: Console, settings: Settings, units: list[str]) -> None:
-    """Step 4: the builtin agent investigates neurons (experiments, hypotheses, evidence, explanation)."""
-    from agent.runner import explain
+def _label(console: Console, settings: Settings, layer: int, n: int, max_tokens: int) -> None:
+    """Step 4: a batch label job over neurons 0..n-1 of the layer, one builtin investigation each."""
+    from workers.jobs import find_or_create_label_job, job_items, validate_params
+    from workers.label import run_label_job_locally
 
-    console.rule(f"4. the builtin agent explains {', '.join(units)}")
-    for unit in units:
-        result = explain(unit, model=EMBEDDED_NAME, backend="builtin", settings=settings)
-        e = result.explanation
-        if e is None:
-            console.print(f"{unit}: no explanation")
-            continue
-        console.print(
-            f"\n[bold]{unit}[/bold]: [bold green]{e.label}[/bold green]  (confidence {e.confidence:.2f}, "
-            f"{result.experiments} experiments, {result.seconds:.0f}s)"
+    console.rule(f"4. label job: neurons 0..{n - 1} of layer {layer}, builtin agent")
+    engine = store_for(settings)
+    params = validate_params(
+        "label",
+        {"model": EMBEDDED_NAME, "layer": layer, "units": f"0:{n}", "agent": "builtin", "max_tokens": max_tokens},
+    )
+    job_id, created = find_or_create_label_job(engine, params)
+    console.print(f"[dim]{'new' if created else 'resuming'} job {job_id}: `autointerp jobs show {job_id}`[/dim]")
+    started = time.perf_counter()
+    view = run_label_job_locally(settings, job_id, progress=True)
+    table = Table("unit", "label", "confidence", "investigation", title=f"job {job_id}: {view.status}")
+    for item in job_items(engine, job_id):
+        confidence = _confidence(engine, item.investigation_id)
+        table.add_row(item.key, item.label or item.error or item.status, confidence, str(item.investigation_id or "-"))
+    console.print(table)
+    console.print(
+        f"{view.progress.done}/{view.progress.total} units labeled in {time.perf_counter() - started:.0f}s. "
+        "Each row's evidence (experiments, hypotheses, tests): `autointerp show <investigation>`."
+    )
+
+
+def _confidence(engine: Engine, investigation_id: int | None) -> str:
+    if investigation_id is None:
+        return "-"
+    from sqlmodel import select
+
+    from store.db import session
+    from store.models import Explanation
+
+    with session(engine) as db:
+        row = db.exec(select(Explanation).where(Explanation.investigation_id == investigation_id)).first()
+    return f"{row.confidence:.2f}" if row is not None and row.confidence is not None else "-"
+
+
+def _evaluate(console: Console, settings: Settings, size: tuple[int, int, int], seed: int) -> None:
+    """Step 5: a small generated FIND-style suite explained by the builtin agent and scored."""
+    from autointerp.cli.eval_cmd import eval_table
+    from evals.gen_entities import generate_entities
+    from evals.gen_numeric import generate_numeric
+    from evals.gen_strings import generate_strings
+    from evals.interpret import InterpretingEvaluator
+    from evals.runner import Runner
+    from evals.suite import write_suite
+
+    numeric, string, entity = size
+    console.rule(f"5. FIND-style eval: {numeric} numeric, {string} string, {entity} entity functions (seed {seed})")
+    path = settings.home / "suites" / f"demo-{seed}-{numeric}-{string}-{entity}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    items = [*generate_numeric(numeric, seed), *generate_strings(string, seed), *generate_entities(entity, seed)]
+    write_suite(items, path)
+    result = Runner(str(path), "builtin", InterpretingEvaluator(), settings=settings).run()
+    table = Table("function", "truth", "builtin's label", "score", "s", title="per function")
+    truths = {item.id: item.description for item in items}
+    for item in result.items:
+        score = "error" if item.error else ("-" if item.score is None else f"{item.score:.2f}")
+        table.add_row(
+            item.id, _clip(truths.get(item.id, "")), _clip(item.label or item.error or ""), score, f"{item.seconds:.1f}"
         )
-        console.print(e.description)
-        console.print(f"[dim]transcript: autointerp show {result.investigation_id}[/dim]")
+    console.print(table)
+    console.print(eval_table(result))
+    console.print(
+        "score: numeric = NMSE < 0.1 on the grid x = i + 0.5 (pass/fail); string = share of 10 test inputs where "
+        "the agent's code matches exactly; entity = 3-way unit tests answered from the description. "
+        "FIND's GPT-4 agent: numeric 0.33, string code 0.23, entity 0.56."
+    )
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel
@@ -12,6 +12,9 @@ from rich.table import Table
 
 from autointerp.cli.common import DB_HELP, JSON_HELP, MODEL_HELP, settings_from
 from autointerp.cli.output import emit, err_console
+
+if TYPE_CHECKING:
+    from evals.runner import EvalResult
 
 suite_app = typer.Typer(help="FIND-style suites: generate one, or plant units in a model.", no_args_is_help=True)
 JsonOpt = Annotated[str | None, typer.Option("--json", help=JSON_HELP, metavar="PATH")]
@@ -104,22 +107,28 @@ def eval_command(
         err_console.print(f"[dim]wrote {write_report(result, report)}[/dim]")
 
     def render(c: Console) -> None:
-        table = Table(
-            "kind",
-            "n",
-            "score",
-            "unit tests",
-            "detection",
-            title=f"{result.agent} on {Path(result.suite).name} ({result.evaluator} evaluator)",
-        )
-        for kind, s in result.by_kind.items():
-            table.add_row(kind, str(s.n), _pct(s.score), _pct(s.unit_test_acc), _pct(s.detection), _pct(s.fuzzing))
-        c.print(table)
+        c.print(eval_table(result))
         for item in result.items:
             if item.error:
                 c.print(f"[red]{item.id}[/red]: {item.error}")
 
     emit(result, json_path, render)
+
+
+def eval_table(result: EvalResult) -> Table:
+    """The per-kind scores of an eval run as a table (score = FIND's headline metric of the kind)."""
+    table = Table(
+        "kind",
+        "n",
+        "score",
+        "unit tests",
+        "detection",
+        "fuzzing",
+        title=f"{result.agent} on {Path(result.suite).name} ({result.evaluator} evaluator)",
+    )
+    for kind, s in result.by_kind.items():
+        table.add_row(kind, str(s.n), _pct(s.score), _pct(s.unit_test_acc), _pct(s.detection), _pct(s.fuzzing))
+    return table
 
 
 def _pct(value: float | None) -> str:

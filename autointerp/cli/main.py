@@ -227,16 +227,26 @@ def exemplars(
 
 @app.command("demo")
 def demo(
-    layer: Annotated[int, typer.Option("--layer", help="Layer to cache.")] = 6,
+    layer: Annotated[int, typer.Option("--layer", help="Layer to cache and label.")] = 6,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1000, help="Tokens to stream.")] = 60_000,
-    units: Annotated[int, typer.Option("--units", min=1, help="Neurons to show.")] = 4,
-    explain_units: Annotated[int, typer.Option("--explain", min=0, help="Neurons the agent explains.")] = 2,
+    units: Annotated[int, typer.Option("--units", min=1, help="Selective neurons to show.")] = 3,
+    label_units: Annotated[int, typer.Option("--label", min=0, help="Neurons the label job explains.")] = 6,
+    numeric: Annotated[int, typer.Option("--numeric", min=0, help="Numeric functions in the eval.")] = 8,
+    string: Annotated[int, typer.Option("--string", min=0, help="String functions in the eval.")] = 8,
+    entity: Annotated[int, typer.Option("--entity", min=0, help="Entity functions in the eval.")] = 4,
 ) -> None:
-    """The main job on the embedded model: fetch it, cache a layer, show and explain its most selective neurons."""
+    """The main job on the embedded model: cache a layer, label its neurons, and run a small FIND-style eval."""
     from autointerp.cli.output import console
     from autointerp.demo import run_demo
 
-    run_demo(console, layer=layer, max_tokens=max_tokens, units=units, explain_units=explain_units)
+    run_demo(
+        console,
+        layer=layer,
+        max_tokens=max_tokens,
+        units=units,
+        label_units=label_units,
+        eval_size=(numeric, string, entity),
+    )
 
 
 @db_app.command("upgrade")
