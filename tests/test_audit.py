@@ -187,7 +187,8 @@ def test_audit_job_runs_once(tmp_path: Path, home: Path, sqlite_url: str, checkp
     assert job.progress_done == job.progress_total == 1
     report = json.loads((home / "audits" / f"job-{job_id}" / "report.json").read_text())
     assert report["changed"] == ["L1.mlp.3"]
-    assert not claim_job(engine, job_id, stale_after=60, max_attempts=3)  # finished: never again
+    finished = claim_job(engine, job_id, owner="another-task", stale_after=60, max_attempts=3)
+    assert finished == ("skipped", None)  # finished: never again
     with pytest.raises(Exception, match="invalid audit job parameters: units"):
         submit_service_job(settings, "audit", {**params, "units": "L1"}, executor="local")
 
