@@ -16,11 +16,11 @@ from safetensors.torch import load_file
 
 from store.errors import CacheError
 from store.settings import Settings
-from tests.conftest import TINY_TEXTS
 from tools.exemplars import CacheSpec, ExemplarCache, build_exemplar_cache, scoring_skip
 from tools.model_loading import load_model
 from tools.runtime import ModelRuntime
 from tools.streaming_stats import RunningStats, TopKBuffer
+from tools.tiny_models import TINY_TEXTS
 from tools.windows import iter_windows
 
 

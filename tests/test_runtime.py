@@ -10,10 +10,10 @@ import torch
 
 from store.errors import AddressError, InputError, ModelLoadError
 from store.settings import Settings
-from tests.conftest import TINY_TEXTS
 from tools.interventions import Intervention
 from tools.model_loading import load_model
 from tools.runtime import ModelRuntime, TruncationWarning
+from tools.tiny_models import TINY_TEXTS
 
 FAMILIES = ["tiny_llama_dir", "tiny_gpt2_dir"]
 

@@ -37,37 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from store.settings import Settings
-
-
-def build_tiny_llama(folder: Path) -> Path:
-    """A random 4-layer Llama (vocab 400, d_model 64, d_mlp 96) with a small BPE tokenizer, saved to ``folder``."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerFast
-
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    texts = ["The quick brown fox jumps over the lazy dog.", "Paris is the capital of France.", "One, two, three."]
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tokenizer.train_from_iterator(texts * 20, trainer)
-    PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|endoftext|>").save_pretrained(folder)
-    config = LlamaConfig(
-        vocab_size=400,
-        hidden_size=64,
-        intermediate_size=96,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-    return folder
+from tools.tiny_models import build_tiny_model
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -302,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--api needs --api-key")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
-    model = args.model or str(build_tiny_llama(tmp / "tiny-llama"))
+    model = args.model or str(build_tiny_model(tmp / "tiny-llama", "llama"))
     env = {
         **os.environ,
         "AUTOINTERP_HOME": str(tmp / "home"),
