@@ -26,6 +26,7 @@ from typing import Any
 
 from agent.builtin import Call, Final, Outcome, Policy, PolicyRun, Step, clip_words, fmt, quoted
 from agent.builtin_functions import hypothesis_steps
+from agent.builtin_units import auc
 
 __all__ = ["CATEGORY_NOUNS", "EntityPolicy", "vocabulary"]
 
@@ -115,13 +116,6 @@ def distinct(words: list[str], limit: int) -> list[str]:
     return taken
 
 
-def _auc(positives: list[float], negatives: list[float]) -> float:
-    if not positives or not negatives:
-        return 0.5
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
-    return wins / (len(positives) * len(negatives))
-
-
 class EntityPolicy(Policy):
     """Survey a vocabulary and a category inventory, name the concept, confirm in context (module docstring)."""
 
@@ -189,7 +183,7 @@ class EntityPolicy(Policy):
             negatives = [self.framed[f.format(w=w)] for w in controls for f in FRAMES if f.format(w=w) in self.framed]
             if positives and negatives:
                 self.confirmation = (
-                    _auc(positives, negatives),
+                    auc(positives, negatives),
                     sum(positives) / len(positives),
                     sum(negatives) / len(negatives),
                 )

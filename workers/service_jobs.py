@@ -256,8 +256,15 @@ def _error_line(exc: BaseException) -> str:
     return (message.strip().splitlines() or ["failed"])[0]
 
 
-def _local_owner() -> str:
-    return f"local-{uuid.uuid4().hex}"
+def _claim(settings: Settings, engine: Engine, job_id: int, owner: str | None) -> tuple[ClaimOutcome, JobClaim | None]:
+    """`claim_job` under the settings' lease rules, as ``owner`` (a fresh local id when None)."""
+    return claim_job(
+        engine,
+        job_id,
+        owner=owner or f"local-{uuid.uuid4().hex}",
+        stale_after=settings.visibility_timeout,
+        max_attempts=settings.max_attempts,
+    )
 
 
 def run_service_job(settings: Settings, job_id: int, *, owner: str | None = None) -> str:
@@ -269,13 +276,7 @@ def run_service_job(settings: Settings, job_id: int, *, owner: str | None = None
     caller retries under the same owner, which re-claims the job.
     """
     engine = _engine(settings)
-    outcome, claim = claim_job(
-        engine,
-        job_id,
-        owner=owner or _local_owner(),
-        stale_after=settings.visibility_timeout,
-        max_attempts=settings.max_attempts,
-    )
+    outcome, claim = _claim(settings, engine, job_id, owner)
     if claim is None:
         return outcome
     try:
@@ -450,13 +451,7 @@ def run_investigation_job(run: Session, job_id: int, *, owner: str | None = None
 
     settings = run.settings
     engine = run.engine
-    outcome, claim = claim_job(
-        engine,
-        job_id,
-        owner=owner or _local_owner(),
-        stale_after=settings.visibility_timeout,
-        max_attempts=settings.max_attempts,
-    )
+    outcome, claim = _claim(settings, engine, job_id, owner)
     if claim is None:
         return outcome
     try:
