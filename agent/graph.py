@@ -12,7 +12,8 @@ Nodes:
 * ``fallback`` writes the best explanation the store supports when the model will not finish.
 
 Budgets (tool calls, wall seconds, LLM tokens) are checked before each ``think``; when one runs out
-the model is asked once for its final explanation, and ``fallback`` guarantees one exists. The
+the model is asked once for its final explanation, and ``fallback`` guarantees one exists. The budget
+note and the nudge carry a machine-readable marker (``agent.notes``) beside their English. The
 LangGraph checkpointer keeps the thread (SQLite beside the store, or PostgreSQL), with an explicit
 recursion limit.
 """
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field, ValidationError
@@ -40,8 +41,16 @@ from agent.internal_tools import (
     RecordEvidenceArgs,
     internal_tool_schemas,
 )
+from agent.notes import Note, note_message
 from store.errors import AutointerpError
-from store.investigations import add_evidence, add_experiment, add_hypothesis, find_experiment, save_explanation
+from store.investigations import (
+    add_evidence,
+    add_experiment,
+    add_hypothesis,
+    find_experiment,
+    list_hypotheses,
+    save_explanation,
+)
 from store.models import Hypothesis, HypothesisStatus
 from tools.executor import Executor, ToolCall, ToolResult
 
@@ -49,7 +58,9 @@ BUDGET_NOTE = (
     "Your budget is used up ({reason}). Call final_explanation now with your best explanation and the "
     "experiment ids that support it."
 )
+"""Said once when a budget runs out (marked `Note.budget_spent`: programs read the marker, not this text)."""
 NUDGE_NOTE = "Continue the investigation: call a tool, or call final_explanation if you are done."
+"""Said to a model that answered without a tool call (marked `Note.nudge`)."""
 MAX_NUDGES = 2
 
 
@@ -135,7 +146,7 @@ class Investigator:
         update: dict[str, Any] = {}
         reason = self._exhausted(state)
         if reason and not state.get("budget_warned"):
-            new.append(HumanMessage(BUDGET_NOTE.format(reason=reason)))
+            new.append(note_message(BUDGET_NOTE.format(reason=reason), Note.budget_spent))
             update["budget_warned"] = True
         reply = self._bound_model().invoke(list(state.get("messages", [])) + new)
         if not isinstance(reply, AIMessage):
@@ -164,7 +175,7 @@ class Investigator:
 
     def nudge(self, state: InvestigationState) -> dict[str, Any]:
         """Remind a model that answered without a tool call."""
-        return {"messages": [HumanMessage(NUDGE_NOTE)], "nudges": state.get("nudges", 0) + 1}
+        return {"messages": [note_message(NUDGE_NOTE, Note.nudge)], "nudges": state.get("nudges", 0) + 1}
 
     def act(self, state: InvestigationState) -> dict[str, Any]:
         """Run every tool call of the last reply; write each to the store; answer with ToolMessages."""
@@ -340,12 +351,7 @@ def _summary(result: dict[str, Any] | None, error: str | None) -> str:
 
 
 def _best_hypothesis(engine: Engine, investigation_id: int) -> Hypothesis | None:
-    from sqlmodel import select
-
-    from store.db import session
-
-    with session(engine) as db:
-        rows = list(db.exec(select(Hypothesis).where(Hypothesis.investigation_id == investigation_id)).all())
+    rows = list_hypotheses(engine, investigation_id)
     if not rows:
         return None
     rank: dict[str, int] = {HypothesisStatus.supported: 2, HypothesisStatus.open: 1, HypothesisStatus.refuted: 0}

@@ -18,19 +18,26 @@ from sqlalchemy import Engine
 from agent.checkpoints import open_checkpointer
 from agent.graph import Budget, Investigator
 from agent.prompts import load_prompt
-from store.db import open_store, session
+from store.db import open_store
 from store.errors import ConfigError, InputError
-from store.investigations import create_investigation, get_investigation, investigation_record, update_investigation
-from store.models import Explanation, InvestigationStatus, Subject, SubjectKind
+from store.investigations import (
+    create_investigation,
+    find_explanation,
+    find_subject,
+    get_investigation,
+    investigation_record,
+    update_investigation,
+)
+from store.models import InvestigationStatus, SubjectKind
 from store.repo import get_or_create_subject
 from store.settings import Settings
-from tools.addresses import Unit, parse_target
-from tools.cache_service import register_model
 from tools.catalog import default_registry
 from tools.context import ToolContext
-from tools.embedded import EMBEDDED_NAME
 from tools.executor import Executor, LocalExecutor
-from tools.suite_functions import load_suite_function
+from tools.exemplars.service import register_model
+from tools.functions.suite import load_suite_function
+from tools.runtime.addresses import Unit, parse_target
+from tools.runtime.embedded import EMBEDDED_NAME
 
 MODEL_UNIT_TOOLS = ["exemplars", "activations", "ablate", "unit_logits", "steer"]
 FUNCTION_TOOLS = ["call_function"]
@@ -135,8 +142,7 @@ class Session:
     ) -> tuple[Investigator, dict[str, Any]]:
         """The graph's node context for a stored investigation, and its LangGraph config."""
         row = get_investigation(self.engine, investigation_id)
-        with session(self.engine) as db:
-            subject = db.get(Subject, row.subject_id)
+        subject = find_subject(self.engine, row.subject_id)
         assert subject is not None and row.thread_id is not None
         model = (row.budget or {}).get("model")
         is_function = subject.kind in (SubjectKind.numeric, SubjectKind.string, SubjectKind.entity)
@@ -214,8 +220,7 @@ class Session:
     def first_messages(self, investigation_id: int) -> list[Any]:
         """The messages a stored investigation starts from (what `create` returned), rebuilt from the store."""
         row = get_investigation(self.engine, investigation_id)
-        with session(self.engine) as db:
-            subject = db.get(Subject, row.subject_id)
+        subject = find_subject(self.engine, row.subject_id)
         assert subject is not None
         stored = dict(row.budget or {})
         model = stored.pop("model", None)
@@ -240,8 +245,7 @@ class Session:
         """The stored outcome of an investigation."""
         record = investigation_record(self.engine, investigation_id)
         row = record["investigation"]
-        with session(self.engine) as db:
-            subject = db.get(Subject, row["subject_id"])
+        subject = find_subject(self.engine, row["subject_id"])
         explanation = record["explanation"]
         fields = ExplanationOut.model_fields
         return ExplainResult(
@@ -284,17 +288,9 @@ def resume(
     """Continue a crashed investigation from its last checkpoint; finished experiments are not rerun."""
     run = Session(settings, executor=executor)
     row = get_investigation(run.engine, investigation_id)
-    with session(run.engine) as db:
-        done = db.exec(_explanation_query(investigation_id)).first()
-    if done is not None:
+    if find_explanation(run.engine, investigation_id) is not None:
         return run.result(investigation_id)
     return run.run(investigation_id, brain or make_brain(row.backend), None, on_step)
-
-
-def _explanation_query(investigation_id: int) -> Any:
-    from sqlmodel import select
-
-    return select(Explanation).where(Explanation.investigation_id == investigation_id)
 
 
 def show(investigation_id: int, settings: Settings | None = None) -> dict[str, Any]:

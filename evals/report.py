@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.runner import EvalResult, ItemResult
-from tools.plots import save_figure
+from tools.plots.figure import save_figure
 
 
 def _by(items: list[ItemResult], key: str) -> dict[str, list[float]]:

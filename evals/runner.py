@@ -16,7 +16,8 @@ from tqdm import tqdm
 from agent.graph import Budget
 from agent.runner import ExplanationOut, explain
 from evals.calibration import Item, oracle_explanation, random_explanation
-from evals.scorers import (
+from evals.scoring.delphi import delphi_scores
+from evals.scoring.scorers import (
     Evaluator,
     default_string_tests,
     detection_score,
@@ -25,13 +26,15 @@ from evals.scorers import (
     unit_test_accuracy,
 )
 from evals.suite import ModelUnitItem, NumericItem, StringItem, SuiteError, load_suite
-from store.db import open_store, session
+from store.db import open_store
 from store.errors import AutointerpError
-from store.models import Explanation, GroundTruth, Score, SubjectKind
+from store.evaluations import record_scored_explanation
+from store.explanations import explanation_of
+from store.models import SubjectKind
 from store.repo import get_or_create_subject
 from store.settings import Settings
+from tools.context import ToolContext
 
-CALIBRATION_AGENTS = ("oracle", "random")
 _KIND = {"numeric": SubjectKind.numeric, "string": SubjectKind.string, "entity": SubjectKind.entity}
 
 
@@ -164,18 +167,12 @@ class Runner:
 
     def _delphi(self, item: ModelUnitItem, description: str) -> dict[str, Any]:
         """Delphi detection and fuzzing on held-out contexts, for a unit without ground-truth texts."""
-        from evals.delphi import delphi_scores
-        from tools.context import ToolContext
-
         runtime = ToolContext(settings=self.settings, _engine=self.engine).runtime(item.model)
         score = delphi_scores(runtime, item.unit, description, self.evaluator)
         return {"detection": score.detection, "fuzzing": score.fuzzing}
 
     def _explanation_id(self, investigation_id: int) -> int | None:
-        from sqlmodel import select
-
-        with session(self.engine) as db:
-            row = db.exec(select(Explanation).where(Explanation.investigation_id == investigation_id)).first()
+        row = explanation_of(self.engine, investigation_id)
         return row.id if row else None
 
     def _store(
@@ -183,29 +180,16 @@ class Runner:
     ) -> None:
         kind = _KIND.get(item.kind, SubjectKind.mlp)
         subject = get_or_create_subject(self.engine, None, kind, f"{self.suite_path}#{item.id}")
-        with session(self.engine, write=True) as db:
-            existing = db.exec(_gt_query(subject.id, self.suite_path)).first()
-            if existing is None:
-                db.add(
-                    GroundTruth(subject_id=subject.id or 0, suite=self.suite_path, spec=item.model_dump(mode="json"))
-                )
-            if explanation_id is None:
-                row = Explanation(subject_id=subject.id or 0, **explanation.model_dump())
-                db.add(row)
-                db.flush()
-                explanation_id = row.id
-            for metric, value in scores.items():
-                if isinstance(value, bool):
-                    value = float(value)
-                if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
-                    db.add(
-                        Score(
-                            explanation_id=explanation_id or 0,
-                            metric=metric,
-                            value=float(value),
-                            details={"agent": self.agent, "evaluator": self.evaluator.name},
-                        )
-                    )
+        record_scored_explanation(
+            self.engine,
+            subject_id=subject.id or 0,
+            suite=self.suite_path,
+            spec=item.model_dump(mode="json"),
+            explanation_id=explanation_id,
+            explanation=explanation.model_dump(),
+            scores=scores,
+            details={"agent": self.agent, "evaluator": self.evaluator.name},
+        )
 
     def run_item(self, item: Item) -> ItemResult:
         """Explain and score one item; an error is recorded on the item, never raised."""
@@ -255,9 +239,3 @@ class Runner:
             items=results,
             errors=suite.errors,
         )
-
-
-def _gt_query(subject_id: int | None, suite: str) -> Any:
-    from sqlmodel import select
-
-    return select(GroundTruth).where(GroundTruth.subject_id == subject_id, GroundTruth.suite == suite)

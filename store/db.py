@@ -1,10 +1,7 @@
-"""Opening the store: engines (one per URL per process), connection checks, migrations, sessions.
+"""Opening the store: one engine per URL per process (checked and migrated on first use), and sessions.
 
-SQLite engines get three connection settings: foreign keys enforced (as on PostgreSQL), SQLAlchemy
-emits ``BEGIN`` itself so that DDL and reads are transactional (the ``sqlite3`` module's legacy mode
-would autocommit migrations statement by statement), and a connection can ask for ``BEGIN
-IMMEDIATE`` (``session(engine, write=True)``, migrations) to take the write lock up front.
-PostgreSQL engines get a 5 s connect timeout (unless the URL sets one) and a pre-ping.
+How engines are made (SQLite and PostgreSQL settings) is ``store.engine``; migrations are
+``store.migrate``.
 """
 
 from __future__ import annotations
@@ -14,115 +11,24 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
-from store.dburl import DatabaseURLError, mask_url, one_line, parse_url, sqlite_file
-from store.errors import StoreError
+from store.dburl import mask_url, one_line, parse_url
+from store.engine import SQLITE_BEGIN_OPTION, check_connection, create_store_engine
+from store.errors import ConstraintError, StoreError
+from store.migrate import upgrade
 from store.settings import Settings
 
 __all__ = [
-    "CONNECT_TIMEOUT_S",
-    "ConstraintError",
     "EngineCache",
-    "create_store_engine",
     "dispose_engines",
     "engines",
     "open_store",
     "session",
 ]
-
-#: Seconds to wait for a PostgreSQL server before giving up (a dead host fails fast).
-CONNECT_TIMEOUT_S = 5
-
-#: Execution option read by the SQLite ``begin`` hook: "IMMEDIATE" or "EXCLUSIVE" (default deferred).
-SQLITE_BEGIN_OPTION = "autointerp_sqlite_begin"
-
-
-class ConstraintError(StoreError):
-    """A write broke a unique or foreign-key constraint (a duplicate key, a dangling reference)."""
-
-
-# --------------------------------------------------------------------------------------------------
-# Engines
-# --------------------------------------------------------------------------------------------------
-
-
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy emit BEGIN (see _sqlite_begin) instead of the sqlite3 module's legacy mode.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
-
-
-def _sqlite_begin(connection: sa.Connection) -> None:
-    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
-    connection.exec_driver_sql(f"BEGIN {mode}" if mode in ("IMMEDIATE", "EXCLUSIVE") else "BEGIN")
-
-
-def _engine_kwargs(url: URL) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
-    if url.get_backend_name() == "postgresql":
-        kwargs["pool_pre_ping"] = True
-        if url.get_driver_name() in ("psycopg", "psycopg2") and "connect_timeout" not in url.query:
-            kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
-    return kwargs
-
-
-def create_store_engine(url: str | URL) -> Engine:
-    """Create (not cache, not check, not migrate) an engine for ``url`` with the store's settings.
-
-    For a SQLite file the parent folder is created. Raises `DatabaseURLError` for a malformed URL or
-    a driver that is not installed, `StoreError` when the SQLite folder cannot be created.
-    """
-    parsed = parse_url(url)
-    masked = mask_url(parsed)
-    path = sqlite_file(parsed)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            reason = exc.strerror or one_line(exc)
-            raise StoreError(
-                f"cannot connect to database {masked}: cannot create folder {path.parent} ({reason})"
-            ) from exc
-    try:
-        engine = sa.create_engine(parsed, **_engine_kwargs(parsed))
-    except (NoSuchModuleError, ImportError) as exc:
-        raise DatabaseURLError(
-            f"cannot connect to database {masked}: unknown or uninstalled database driver "
-            f"{parsed.drivername!r} ({one_line(exc)})"
-        ) from exc
-    except (SQLAlchemyError, ValueError, TypeError) as exc:
-        raise DatabaseURLError(f"cannot connect to database {masked}: {one_line(exc)}") from exc
-    if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
-    return engine
-
-
-def check_connection(engine: Engine) -> None:
-    """Connect once and read something; raise a one-line `StoreError` naming the (masked) URL if not.
-
-    On SQLite this reads the file header, so a file that is not a database is caught here.
-    """
-    probe = "PRAGMA schema_version" if engine.dialect.name == "sqlite" else "SELECT 1"
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(probe)
-    except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(
-            f"cannot connect to database {mask_url(engine.url)}: "
-            f"{one_line(exc, secret=engine.url.password and str(engine.url.password))}"
-        ) from exc
 
 
 @dataclass
@@ -162,8 +68,6 @@ class EngineCache:
                     raise
                 entry = _Entry(engine, migrated=False)
             if migrate and not entry.migrated:
-                from store.migrate import upgrade
-
                 try:
                     upgrade(entry.engine)
                 except StoreError:

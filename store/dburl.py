@@ -8,19 +8,12 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from store.errors import ConfigError, StoreError
+from store.errors import DatabaseURLError
 
-__all__ = ["DatabaseURLError", "mask_url", "one_line", "parse_url", "sqlite_file"]
+__all__ = ["mask_url", "one_line", "parse_url", "sqlite_file"]
 
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@\s]*)@")
 _URL_SHAPE = "dialect+driver://user:password@host:port/database or sqlite:///path/to/file.db"
-
-
-class DatabaseURLError(StoreError, ConfigError):
-    """The database URL is malformed or names a driver that is not installed.
-
-    Both a `StoreError` (the store cannot be opened) and a `ConfigError` (the setting is wrong).
-    """
 
 
 def mask_url(url: str | URL) -> str:

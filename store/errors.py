@@ -1,7 +1,22 @@
 """The error hierarchy every layer raises for *bad input or bad environment*.
 
-The CLI turns any `AutointerpError` into a one-line message and a non-zero exit; the agent turns it
-into a tool error it can react to. Anything else escaping is a bug.
+The CLI turns any ``AutointerpError`` into a one-line message and exit status 2; the API into a
+4xx with that line (``autointerp/api/errors.py`` has the status table); the agent gets it as a tool
+error it can react to. Anything else escaping is a bug.
+
+    AutointerpError                 a problem the user (or the agent) can fix; the message says how
+    ├── ConfigError                 a setting is invalid: unwritable cache home, bad device, bad data file
+    ├── ModelLoadError              a model cannot be found, fetched or loaded
+    ├── AddressError                a unit or site address is malformed or out of range
+    ├── InputError                  a request's input is unusable (empty text, bad corpus file, bad intervention)
+    ├── StoreError                  the database cannot be reached, migrated or written
+    │   ├── ConstraintError         a write broke a unique or foreign-key constraint
+    │   └── DatabaseURLError        the database URL is malformed (also a ConfigError)
+    ├── CacheError                  an on-disk cache is missing, corrupt or cannot be written
+    └── ToolError                   a tool call failed (``tools.registry``: it lives beside the registry,
+                                    carries the tool's name and the argument at fault)
+
+Everything but ``ToolError`` lives here, at the bottom of the house, so any layer can raise it.
 """
 
 from __future__ import annotations
@@ -31,17 +46,16 @@ class StoreError(AutointerpError):
     """The database cannot be reached, migrated, or written."""
 
 
-class CacheError(AutointerpError):
-    """An on-disk cache (exemplars, converted weights) is missing, corrupt, or cannot be written."""
+class ConstraintError(StoreError):
+    """A write broke a unique or foreign-key constraint (a duplicate key, a dangling reference)."""
 
 
-class ToolError(AutointerpError):
-    """A tool call failed; ``message`` tells the agent what went wrong and how to call it instead.
+class DatabaseURLError(StoreError, ConfigError):
+    """The database URL is malformed or names a driver that is not installed.
 
-    ``tool`` names the tool; ``field`` names the argument at fault when there is one.
+    Both a `StoreError` (the store cannot be opened) and a `ConfigError` (the setting is wrong).
     """
 
-    def __init__(self, message: str, *, tool: str | None = None, field: str | None = None) -> None:
-        super().__init__(message)
-        self.tool = tool
-        self.field = field
+
+class CacheError(AutointerpError):
+    """An on-disk cache (exemplars, converted weights) is missing, corrupt, or cannot be written."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from store.db import session
 from store.errors import StoreError
@@ -21,6 +22,7 @@ from store.models import (
     HypothesisStatus,
     Investigation,
     InvestigationStatus,
+    Subject,
     utcnow,
 )
 
@@ -43,6 +45,12 @@ def get_investigation(engine: Engine, investigation_id: int) -> Investigation:
     if row is None:
         raise StoreError(f"no investigation with id {investigation_id}")
     return row
+
+
+def find_subject(engine: Engine, subject_id: int) -> Subject | None:
+    """The subject with this id (an investigation's ``subject_id``), if any."""
+    with session(engine) as db:
+        return db.get(Subject, subject_id)
 
 
 def update_investigation(engine: Engine, investigation_id: int, **values: Any) -> Investigation:
@@ -163,10 +171,27 @@ def add_evidence(
         return rows
 
 
+def list_hypotheses(engine: Engine, investigation_id: int) -> list[Hypothesis]:
+    """The investigation's hypotheses, oldest first."""
+    with session(engine) as db:
+        query = select(Hypothesis).where(Hypothesis.investigation_id == investigation_id).order_by(col(Hypothesis.id))
+        return list(db.exec(query).all())
+
+
+def _explanation_of(investigation_id: int) -> SelectOfScalar[Explanation]:
+    return select(Explanation).where(Explanation.investigation_id == investigation_id)
+
+
+def find_explanation(engine: Engine, investigation_id: int) -> Explanation | None:
+    """The investigation's explanation, once it has one."""
+    with session(engine) as db:
+        return db.exec(_explanation_of(investigation_id)).first()
+
+
 def save_explanation(engine: Engine, *, subject_id: int, investigation_id: int, fields: dict[str, Any]) -> Explanation:
     """Store the investigation's explanation (one per investigation: a replay returns the first)."""
     with session(engine, write=True) as db:
-        existing = db.exec(select(Explanation).where(Explanation.investigation_id == investigation_id)).first()
+        existing = db.exec(_explanation_of(investigation_id)).first()
         if existing is not None:
             return existing
         row = Explanation(subject_id=subject_id, investigation_id=investigation_id, **fields)
@@ -193,7 +218,7 @@ def investigation_record(engine: Engine, investigation_id: int) -> dict[str, Any
             if hypothesis_ids
             else []
         )
-        explanation = db.exec(select(Explanation).where(Explanation.investigation_id == investigation_id)).first()
+        explanation = db.exec(_explanation_of(investigation_id)).first()
     return {
         "investigation": investigation.model_dump(mode="json"),
         "experiments": [e.model_dump(mode="json") for e in experiments],

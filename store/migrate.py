@@ -21,8 +21,8 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from store.db import SQLITE_BEGIN_OPTION
 from store.dburl import mask_url, one_line
+from store.engine import SQLITE_BEGIN_OPTION
 from store.errors import StoreError
 
 __all__ = [

@@ -251,7 +251,13 @@ class Subject(SQLModel, table=True):
 
 
 class Job(SQLModel, table=True):
-    """A unit of queued work (label, investigate, audit, eval, shift, hdprobe) and its progress."""
+    """A unit of queued work (label, investigate, audit, eval, shift, hdprobe) and its progress.
+
+    Audit, eval and investigate jobs are claimed by one worker at a time (``workers.claims``): while
+    one runs, ``lease_owner`` is the holder's task id and ``leased_at`` when it claimed the job.
+    ``sent_at`` is when a message for the job was last sent (beat's sweep re-sends a job whose
+    newest of ``created_at``, ``leased_at`` and ``sent_at`` is older than the visibility timeout).
+    """
 
     __tablename__ = "job"
 
@@ -263,6 +269,9 @@ class Job(SQLModel, table=True):
     progress_total: int | None = None
     attempts: int = 0
     error: str | None = Field(default=None, sa_type=sa.Text)
+    lease_owner: str | None = None  # task id of the claim's holder (while running)
+    leased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # when the holder claimed it
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # when a message was last sent
     created_at: datetime = _created_at()
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -273,6 +282,8 @@ class JobItem(SQLModel, table=True):
 
     Workers claim an item by moving it from ``queued`` to ``running`` and bumping ``attempts``; an item
     claimed more often than the job's retry limit is ``failed`` (poisoned) instead of retried forever.
+    The lease columns mean what they mean on `Job` (``workers.claims``); ``result`` holds only the
+    finished result.
     """
 
     __tablename__ = "job_item"
@@ -286,6 +297,9 @@ class JobItem(SQLModel, table=True):
     investigation_id: int | None = Field(default=None, foreign_key="investigation.id", ondelete="SET NULL")
     result: Any = _json(nullable=True)
     error: str | None = Field(default=None, sa_type=sa.Text)
+    lease_owner: str | None = None  # task id of the claim's holder (while running)
+    leased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # when the holder claimed it
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # when a message was last sent
     created_at: datetime = _created_at()
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -502,6 +516,9 @@ class JobRead(_Read):
     progress_total: int | None
     attempts: int
     error: str | None
+    lease_owner: str | None = None
+    leased_at: datetime | None = None
+    sent_at: datetime | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from store.db import ConstraintError, session
-from store.errors import InputError, StoreError
+from store.db import session
+from store.errors import ConstraintError, InputError, StoreError
 from store.models import (
     CacheStatus,
     ExemplarCacheCreate,

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from store.db import engines
-from tools.tiny_models import build_tiny_model
+from tools.runtime.testing import build_tiny_model
 
 PG_BASE_URL = os.environ.get("AUTOINTERP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -98,7 +98,7 @@ SHARED_MODEL_HOME = _shared_model_home()
 @pytest.fixture(scope="session")
 def embedded_home() -> Path:
     """The shared home with the embedded model fetched and converted."""
-    from tools.embedded import ensure_embedded
+    from tools.runtime.embedded import ensure_embedded
 
     path = SHARED_MODEL_HOME
     path.mkdir(parents=True, exist_ok=True)
@@ -120,7 +120,7 @@ def home_with_embedded(home: Path, embedded_home: Path) -> Path:
 def embedded_runtime(embedded_home: Path):  # type: ignore[no-untyped-def]
     """The real SmolLM2-135M-Instruct in a runtime (loaded once per session)."""
     from store.settings import Settings
-    from tools.model_loading import load_model
-    from tools.runtime import ModelRuntime
+    from tools.runtime.loading import load_model
+    from tools.runtime.model_runtime import ModelRuntime
 
     return ModelRuntime(load_model("smollm2-135m", Settings(home=embedded_home)))

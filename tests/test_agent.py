@@ -15,7 +15,10 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from agent.graph import Budget
+from agent.backends.anthropic_chat import to_anthropic_messages
+from agent.backends.openai_chat import to_openai_messages
+from agent.graph import BUDGET_NOTE, NUDGE_NOTE, Budget
+from agent.notes import NOTE_KEY, Note, note_of
 from agent.runner import Session, explain, resume, show
 from store.errors import AddressError, ConfigError
 from store.settings import Settings
@@ -184,6 +187,39 @@ def test_a_silent_model_is_nudged_then_falls_back(settings: Settings, tiny_llama
     result = explain("L1.mlp.3", model=str(tiny_llama_dir), backend="scripted", settings=settings, brain=brain)
     assert result.explanation is not None and result.explanation.label == "no conclusion"
     assert result.explanation.confidence == 0.0
+
+
+def _checkpointed(settings: Settings, investigation_id: int, brain: Any) -> list[BaseMessage]:
+    session = Session(settings)
+    investigator, config = session.investigator(investigation_id, brain)
+    with session.graph(investigator) as graph:
+        return list(graph.get_state(config).values["messages"])
+
+
+def test_graph_notes_carry_a_marker_that_survives_the_checkpoint(settings: Settings, tiny_llama_dir: Path) -> None:
+    model = str(tiny_llama_dir)
+    silent = ScriptedChatModel(messages=iter([]), script=[lambda m: AIMessage(content="I think it is about cats.")])
+    result = explain("L1.mlp.3", model=model, backend="scripted", settings=settings, brain=silent)
+    messages = _checkpointed(settings, result.investigation_id, silent)
+    nudges = [m for m in messages if note_of(m) is Note.nudge]
+    assert len(nudges) == 2 and all(m.content == NUDGE_NOTE for m in nudges)
+    assert note_of(messages[1]) is None  # the task message is no note
+    stubborn = ScriptedChatModel(
+        messages=iter([]), script=[call("activations", {"subject": "L1.mlp.3", "texts": ["a."]}, "a1")]
+    )
+    result = explain(
+        "L1.mlp.3", model=model, backend="scripted", settings=settings, brain=stubborn, budget=Budget(tool_calls=1)
+    )
+    messages = _checkpointed(settings, result.investigation_id, stubborn)
+    [budget] = [m for m in messages if note_of(m) is Note.budget_spent]
+    assert budget.content == BUDGET_NOTE.format(reason="1 tool calls")
+    # the marker stays home: the SDK backends send a note's text only
+    assert to_openai_messages([budget]) == [{"role": "user", "content": budget.content}]
+    assert to_anthropic_messages([budget]) == (
+        None,
+        [{"role": "user", "content": [{"type": "text", "text": budget.content}]}],
+    )
+    assert NOTE_KEY not in json.dumps([to_openai_messages(nudges), to_anthropic_messages(nudges)])
 
 
 def test_crash_mid_investigation_resumes_without_duplicates(

@@ -12,7 +12,7 @@ import pytest
 
 from tests.cli_helpers import assert_clean_error, call_cli, cli_json
 
-SAMPLE_SUITE = Path(__file__).resolve().parents[2] / "shared" / "suites" / "sample.jsonl"
+SAMPLE_SUITE = Path(__file__).resolve().parent / "data" / "sample.jsonl"
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -17,7 +17,8 @@ from store.repo import get_or_create_subject, upsert_model_record
 from store.settings import Settings
 from workers.audit import AuditHooks, AuditRequest, ProbeSpec, run_audit
 from workers.audit_report import write_report
-from workers.service_jobs import claim_job, submit_service_job
+from workers.claims import claim_job
+from workers.service_jobs import submit_service_job
 from workers.tracked import tracked_units
 from workers.watch import scan_checkpoints
 

@@ -574,7 +574,7 @@ def test_a_whole_investigation_over_the_openai_wire_keeps_the_key_out_of_the_sto
     secret = "sk-test-secret-4f9a"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     monkeypatch.setenv("OPENAI_BASE_URL", f"{openai_stub.url}/v1")
-    suite = Path(__file__).resolve().parents[2] / "shared" / "suites" / "sample.jsonl"
+    suite = Path(__file__).resolve().parent / "data" / "sample.jsonl"
     subject = f"{suite}#str-lower"
     call_args = json.dumps({"subject": subject, "inputs": ["Hello", "ABC"]})
     openai_stub.reply(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import torch
 
-from agent.builtin_entities import distinct, inventory, vocabulary
-from evals.evaluators import EmbeddingEvaluator
-from evals.scorers import unit_test_accuracy
+from agent.builtin.entities import FRAMES
+from agent.builtin.words import CATEGORY_NOUNS, distinct, inventory, vocabulary
+from evals.judges import EmbeddingEvaluator
+from evals.scoring.scorers import unit_test_accuracy
 from evals.suite import EntityItem, load_suite
 from tests.test_builtin_policy import SUITE, Loop, executor  # noqa: F401  (fixture)
-from tools.entity_neuron import SentenceEmbedder, get_embedder
 from tools.executor import LocalExecutor
+from tools.functions.entity_neuron import SentenceEmbedder, get_embedder
 
 
 def test_vocabulary_and_inventory_are_plain_words() -> None:
@@ -20,6 +21,11 @@ def test_vocabulary_and_inventory_are_plain_words() -> None:
     assert all(w.isalpha() and w.islower() and len(w) >= 3 for w in words)
     assert "the" not in words and "and" not in words  # function words are dropped
     assert {"fruit", "fruits", "vehicle", "vehicles", "emotion"} <= set(inventory())
+
+
+def test_word_tables_are_package_data() -> None:
+    assert CATEGORY_NOUNS[:3] == ("animal", "bird", "insect") and len(set(CATEGORY_NOUNS)) == len(CATEGORY_NOUNS)
+    assert len(FRAMES) == 2 and all("{w}" in frame for frame in FRAMES)
 
 
 def test_distinct_folds_inflections() -> None:

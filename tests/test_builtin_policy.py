@@ -14,14 +14,16 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from agent.builtin import BuiltinScientist
+from agent.graph import BUDGET_NOTE, NUDGE_NOTE
+from agent.notes import Note, note_message
 from store.settings import Settings
 from tools.catalog import default_registry
 from tools.context import ToolContext
 from tools.executor import LocalExecutor, ToolCall
-from tools.sandbox import run_function
-from tools.suite_functions import load_suite_function
+from tools.functions.sandbox import run_function
+from tools.functions.suite import load_suite_function
 
-SUITE = Path(__file__).resolve().parents[2] / "shared" / "suites" / "sample.jsonl"
+SUITE = Path(__file__).resolve().parent / "data" / "sample.jsonl"
 INTERNAL = {"propose_hypothesis", "record_evidence", "final_explanation"}
 
 
@@ -230,12 +232,12 @@ def test_graph_notes_and_chat_questions(executor: LocalExecutor) -> None:
     messages = loop.start(subject, "numeric")
     loop.step(messages)
     # the graph's budget note asks for the explanation now
-    note = HumanMessage("Your budget is used up (24 tool calls). Call final_explanation now with your best.")
+    note = note_message(BUDGET_NOTE.format(reason="24 tool calls"), Note.budget_spent)
     reply = loop.brain.invoke([*messages, note])
     assert [c["name"] for c in reply.tool_calls] == ["final_explanation"]
     assert "-4" in reply.tool_calls[0]["args"]["description"]
     # its nudge continues the investigation
-    reply = loop.brain.invoke([*messages, HumanMessage("Continue the investigation: call a tool.")])
+    reply = loop.brain.invoke([*messages, note_message(NUDGE_NOTE, Note.nudge)])
     assert [c["name"] for c in reply.tool_calls] == ["call_function"]
     # a question is answered in words, an experiment request runs it and is described
     reply = loop.brain.invoke([*messages, HumanMessage("What do you think so far?")])
@@ -247,9 +249,38 @@ def test_graph_notes_and_chat_questions(executor: LocalExecutor) -> None:
     assert not answer.tool_calls and "f(10.0) = -28" in str(answer.content)
     # after the chat, the investigation still continues with its own next step
     messages.append(answer)
-    messages.append(HumanMessage("Continue the investigation: call a tool, or call final_explanation if you are done."))
+    messages.append(note_message(NUDGE_NOTE, Note.nudge))
     reply = loop.step(messages)
     assert [c["id"] for c in reply.tool_calls] == ["bi-1-call_function"]
+
+
+def test_graph_notes_are_read_by_their_marker_not_their_wording(executor: LocalExecutor) -> None:
+    loop = Loop(executor)
+    messages = loop.start(f"{SUITE}#num-neg-linear", "numeric")
+    loop.step(messages)
+
+    def calls(reply: AIMessage) -> list[tuple[str, str]]:
+        return [(c["name"], c["id"] or "") for c in reply.tool_calls]
+
+    # reworded notes, same marker: the same answer
+    budget = loop.brain.invoke([*messages, note_message(BUDGET_NOTE.format(reason="24 tool calls"), Note.budget_spent)])
+    reworded = loop.brain.invoke([*messages, note_message("Time is up; wrap up, please.", Note.budget_spent)])
+    assert calls(budget) == calls(reworded) == [("final_explanation", "bi-1-final_explanation")]
+    assert budget.tool_calls == reworded.tool_calls
+    nudge = loop.brain.invoke([*messages, note_message(NUDGE_NOTE, Note.nudge)])
+    reworded = loop.brain.invoke([*messages, note_message("Bitte weitermachen.", Note.nudge)])
+    assert calls(nudge) == calls(reworded) == [("call_function", "bi-1-call_function")]
+    assert nudge.tool_calls == reworded.tool_calls
+    # a person's message has no marker: words that look like a note are a question
+    for text in ["I heard your budget is used up. What do you think so far?", BUDGET_NOTE.format(reason="time")]:
+        reply = loop.brain.invoke([*messages, HumanMessage(text)])
+        assert not reply.tool_calls and "linear" in str(reply.content), text
+    reply = loop.brain.invoke([*messages, HumanMessage("Why did you continue with another call?")])
+    assert not reply.tool_calls and "linear" in str(reply.content)
+    # a person who asks it to go on (a short request, not a question) is obeyed
+    for text in ["keep going", "Please continue the investigation."]:
+        reply = loop.brain.invoke([*messages, HumanMessage(text)])
+        assert calls(reply) == [("call_function", "bi-1-call_function")], text
 
 
 def test_bind_tools_limits_the_tools_used(executor: LocalExecutor) -> None:

@@ -1,5 +1,5 @@
-"""The builtin scientist's search, without the graph or the sandbox: string programs (agent.builtin_strings)
-and numeric fits (agent.builtin_numeric, agent.builtin_functions.analyse)."""
+"""The builtin scientist's search, without the graph or the sandbox: string programs
+(agent.builtin.string_programs) and numeric fits (agent.builtin.numeric_fits, agent.builtin.numeric.analyse)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.builtin_functions import GRID, _with_levels, analyse, fit_all
-from agent.builtin_numeric import fit_box, fit_gaussian, fit_square, fit_stairs
-from agent.builtin_strings import PROBES, Program, disagreement_inputs, prim, probe_pool, search_programs
+from agent.builtin.numeric import GRID, analyse, with_levels
+from agent.builtin.numeric_fits import choose, fit_all, fit_box, fit_gaussian, fit_square, fit_stairs
+from agent.builtin.string_programs import PROBES, Program, disagreement_inputs, prim, probe_pool, search_programs
 
 
 def _exec(code: str) -> Any:
@@ -104,8 +104,6 @@ def test_square_wave_box_gaussian_and_stairs_are_recovered() -> None:
 
 @pytest.mark.parametrize("family", ["square_wave", "rectangle", "gaussian"])
 def test_bic_prefers_the_true_family(family: str) -> None:
-    from agent.builtin_functions import choose
-
     y = {
         "square_wave": 4 * np.sign(np.sin(2 * math.pi / 61.2 * (X + 10.0))),
         "rectangle": np.where(np.abs(X + 50.0) <= 20.0, 7.0, 0.0),
@@ -126,7 +124,7 @@ def test_noisy_interval_is_set_aside_and_coded_as_its_level() -> None:
     assert result is not None and result.fit.family == "linear" and result.nmse < 1e-9
     [(low, high, _)] = result.outliers
     assert 10 <= low <= 10.5 and 30.5 <= high <= 31
-    code = _with_levels(result.fit.code, [(low - 0.25, high + 0.25, -3.0)])
+    code = with_levels(result.fit.code, [(low - 0.25, high + 0.25, -3.0)])
     g = _exec(code)
     assert g(20.5) == -3.0 and abs(g(40.5) - 22.25) < 1e-9
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from agent.builtin_units import Context, concept_hypothesis, survey_text, survey_words
+from agent.builtin.unit_hypotheses import (
+    CATEGORIES,
+    CONTEXT_FRAMES,
+    SYMBOL_FRAMES,
+    WORD_FRAMES,
+    Context,
+    category,
+    concept_hypothesis,
+    survey_text,
+    survey_words,
+)
 
 
 def _context(word: str, value: float) -> Context:
@@ -48,3 +58,12 @@ def test_incoherent_or_weak_surveys_are_not_concepts() -> None:
     assert concept_hypothesis(survey, 100.0, [_context("apple", 100.0)]) is None  # far below the exemplars
     assert concept_hypothesis({"apple": 20.0, "table": 1.0}, 20.0, [_context("apple", 20.0)]) is None  # one word
     assert concept_hypothesis({}, 1.0, []) is None
+
+
+def test_the_text_tables_fit_the_code() -> None:
+    """The package data (data/unit_texts.json) names categories the code knows and frames it can fill."""
+    assert set(CATEGORIES) == {"digits", "punctuation", "capitalised", "code", "whitespace"}
+    for name, texts in CATEGORIES.items():
+        assert any(category(token) == name for text in texts.positives for token in text.split(" ")), name
+    assert all("{w}" in frame for frame in WORD_FRAMES + SYMBOL_FRAMES)
+    assert all("{p}" in frame and "{c}" in frame for frame in CONTEXT_FRAMES)

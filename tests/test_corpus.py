@@ -1,4 +1,4 @@
-"""Tests for tools.corpus: the built-in generated corpus, file corpora, HF specs, bad input."""
+"""Tests for tools.corpus.sources: the built-in generated corpus, file corpora, HF specs, bad input."""
 
 from __future__ import annotations
 
@@ -17,17 +17,18 @@ from typing import Any, ClassVar
 import pytest
 
 from store.errors import InputError
-from tools import corpus_code, corpus_files, corpus_genres, corpus_snippets, corpus_templates
-from tools.corpus import (
+from tools.corpus import files as corpus_files
+from tools.corpus.builtin import code as corpus_code
+from tools.corpus.builtin import lexicon
+from tools.corpus.builtin.generator import BUILDERS, GENERATOR_VERSION, build_document, document_rng, generate
+from tools.corpus.builtin.render import CODE_SLOT, PROSE_SLOT, Renderer
+from tools.corpus.sources import (
     BuiltinCorpus,
     HFDatasetCorpus,
     JsonlCorpus,
     TextFileCorpus,
     load_corpus,
 )
-from tools.corpus_gen import BUILDERS, build_document, document_rng, generate
-from tools.corpus_render import CODE_SLOT, PROSE_SLOT, Renderer
-from tools.corpus_words import CATEGORIES
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = 20_000  # tokens: enough for most checks, fast
@@ -37,7 +38,7 @@ def _smollm_tokenizer(embedded_home: Path) -> Any:
     """The SmolLM2 tokenizer of the embedded model, fetched and converted by the project's own loader."""
     from transformers import AutoTokenizer
 
-    from tools.embedded import embedded_dir
+    from tools.runtime.embedded import embedded_dir
 
     return AutoTokenizer.from_pretrained(str(embedded_dir(embedded_home)))
 
@@ -57,15 +58,9 @@ def _default_used_templates() -> frozenset[str]:
 
 def _all_templates() -> set[str]:
     found: set[str] = set()
-    for module in (corpus_templates, corpus_genres, corpus_snippets, corpus_code):
-        for name, value in vars(module).items():
-            if (
-                name.isupper()
-                and isinstance(value, tuple)
-                and value
-                and all(isinstance(v, str) for v in value)
-                and name not in ("WIKI_SECTIONS", "CODE_TOPICS")
-            ):
+    for table in (lexicon.narrative(), lexicon.genres(), lexicon.code_templates()):
+        for name, value in table:
+            if isinstance(value, tuple) and name not in ("wiki_sections", "topics"):
                 found |= set(value)
     return found
 
@@ -92,7 +87,7 @@ def test_different_seeds_give_different_text() -> None:
 
 def test_identical_across_processes() -> None:
     code = (
-        "import hashlib; from tools.corpus import BuiltinCorpus; "
+        "import hashlib; from tools.corpus.sources import BuiltinCorpus; "
         "print(hashlib.sha256('\\x00'.join(BuiltinCorpus(seed=3, min_tokens=20000).texts())"
         ".encode()).hexdigest())"
     )
@@ -127,13 +122,14 @@ def test_many_distinct_words() -> None:
 
 
 def test_word_lists_are_rich() -> None:
-    assert sum(len(v) >= 10 for v in CATEGORIES.values()) >= 60
-    assert sum(len(v) for v in CATEGORIES.values()) >= 1500
+    categories = lexicon.categories()
+    assert sum(len(v) >= 10 for v in categories.values()) >= 60
+    assert sum(len(v) for v in categories.values()) >= 1500
 
 
 def test_every_category_shows_up_in_the_default_corpus() -> None:
     text = "\n".join(_default_docs()).lower()
-    missing = [k for k, words in CATEGORIES.items() if not any(w.lower() in text for w in words)]
+    missing = [k for k, words in lexicon.categories().items() if not any(w.lower() in text for w in words)]
     assert not missing
 
 
@@ -214,6 +210,24 @@ def test_every_template_renders() -> None:
 
 
 # --- built-in corpus: spec and digest --------------------------------------------------------------
+PINNED_CORPUS_DIGESTS = {"1": "d741970a1cb79412d0412f25d6a3736c8da4bbfc4700058b12b40c00b793e484"}
+"""GENERATOR_VERSION -> sha256 of documents 0-399 of seeds 0-2, concatenated."""
+
+
+def test_builtin_corpus_text_is_pinned_to_its_version() -> None:
+    """The corpus text changes only with GENERATOR_VERSION: exemplar caches are keyed on it.
+
+    An edit to a word list, template (tools/corpus/builtin/data/) or builder that changes the text
+    must bump GENERATOR_VERSION and record the new digest here.
+    """
+    text = "".join(build_document(seed, index)[1] for seed in range(3) for index in range(400))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    assert GENERATOR_VERSION in PINNED_CORPUS_DIGESTS, f"record the digest of version {GENERATOR_VERSION}: {digest}"
+    assert digest == PINNED_CORPUS_DIGESTS[GENERATOR_VERSION], (
+        f"the built-in corpus changed without a new GENERATOR_VERSION (digest {digest})"
+    )
+
+
 def test_builtin_spec_and_digest() -> None:
     assert BuiltinCorpus().spec == "builtin"
     assert load_corpus("builtin").spec == "builtin"

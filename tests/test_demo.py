@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from autointerp.demo import run_demo
+from autointerp.cli.demo import run_demo
 
 pytestmark = pytest.mark.slow
 

@@ -3,21 +3,21 @@ lists, the item generator and ``call_function`` on an entity suite."""
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
 
-from evals.entity_concepts import CATEGORIES, CONCEPTS, category_of
-from evals.gen_entities import UNIT_TESTS_PER_ITEM, generate_entities, split_members
+from evals.generators.entities import UNIT_TESTS_PER_ITEM, generate_entities, split_members
+from evals.generators.entity_concepts import CATEGORIES, CONCEPTS, category_of
 from evals.suite import EntityItem, load_suite, write_suite
-from store.errors import ToolError
 from store.settings import Settings
+from tools.catalog import default_registry
 from tools.context import ToolContext
-from tools.entity_neuron import EntityNeuron, SentenceEmbedder, get_embedder
 from tools.executor import LocalExecutor
+from tools.functions.entity_neuron import EntityNeuron, SentenceEmbedder, get_embedder
+from tools.registry import ToolError
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +101,7 @@ def test_generate_entities_deterministic_and_answerable(items: list[EntityItem],
 def test_call_function_on_entity_suite(tmp_path: Path, items: list[EntityItem]) -> None:
     path = write_suite(items, tmp_path / "entities.jsonl")
     assert [i.id for i in load_suite(path).items] == [i.id for i in items] and not load_suite(path).errors
-    importlib.import_module("tools.function_tools")
-    registry = importlib.import_module("tools.catalog").default_registry()
+    registry = default_registry()
     ex = LocalExecutor(registry, ToolContext(Settings(home=tmp_path / "home")))
     item = items[0]
     _, held = split_members(item.concept)

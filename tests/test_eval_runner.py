@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from evals.evaluators import make_evaluator
+from evals.judges import make_evaluator
 from evals.report import write_report
 from evals.runner import Runner
 from evals.suite import load_suite
 from store.settings import Settings
 from tests.cli_helpers import cli_json
 
-SAMPLE_SUITE = Path(__file__).resolve().parents[2] / "shared" / "suites" / "sample.jsonl"
+SAMPLE_SUITE = Path(__file__).resolve().parent / "data" / "sample.jsonl"
 
 
 @pytest.fixture

@@ -11,16 +11,10 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
 from pydantic import Field
 
-from evals.evaluators import (
-    EmbeddingEvaluator,
-    Evaluator,
-    LLMEvaluator,
-    make_evaluator,
-    parse_bool_list,
-    parse_choice,
-)
+from evals.judges import EmbeddingEvaluator, Evaluator, LLMEvaluator, make_evaluator
+from evals.judges.llm import parse_bool_list, parse_choice
 from store.errors import ConfigError
-from tools.entity_neuron import get_embedder
+from tools.functions.entity_neuron import get_embedder
 
 # A colors item's unit tests: one held-out color and two words of unrelated concepts each.
 COLOR_TESTS: list[tuple[list[str], int]] = [

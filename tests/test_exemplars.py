@@ -16,12 +16,12 @@ from safetensors.torch import load_file
 
 from store.errors import CacheError
 from store.settings import Settings
-from tools.exemplars import CacheSpec, ExemplarCache, build_exemplar_cache, scoring_skip
-from tools.model_loading import load_model
-from tools.runtime import ModelRuntime
-from tools.streaming_stats import RunningStats, TopKBuffer
-from tools.tiny_models import TINY_TEXTS
-from tools.windows import iter_windows
+from tools.corpus.windows import iter_windows
+from tools.exemplars.cache import CacheSpec, ExemplarCache, build_exemplar_cache, scoring_skip
+from tools.exemplars.stats import RunningStats, TopKBuffer
+from tools.runtime.loading import load_model
+from tools.runtime.model_runtime import ModelRuntime
+from tools.runtime.testing import TINY_TEXTS
 
 
 class ListCorpus:
@@ -190,9 +190,9 @@ def test_killed_build_leaves_no_cache_and_resumes(tiny_llama_dir: Path, tmp_path
         from pathlib import Path
         from store.settings import Settings
         from tests.test_exemplars import ListCorpus, _spec
-        from tools.exemplars import build_exemplar_cache
-        from tools.model_loading import load_model
-        from tools.runtime import ModelRuntime
+        from tools.exemplars.cache import build_exemplar_cache
+        from tools.runtime.loading import load_model
+        from tools.runtime.model_runtime import ModelRuntime
         rt = ModelRuntime(load_model({str(tiny_llama_dir)!r}, Settings(home=Path({str(tmp_path)!r}) / "h")))
         kill = sys.argv[1] == "kill"
         def on_batch(done):

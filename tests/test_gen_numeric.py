@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.gen_numeric import (
+from evals.generators.numeric import (
     COMBO_FAMILIES,
     FAMILIES,
     SINGLE_FAMILIES,

@@ -1,4 +1,4 @@
-"""evals.gen_strings: FIND-style string functions — determinism, coverage, non-redundancy, safe code, unit tests."""
+"""evals.generators.strings: FIND-style string functions: determinism, coverage, non-redundancy, safe code, tests."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.gen_strings import (
+from evals.generators.strings import (
     PRIMITIVES,
     PROBES,
     build_code,

@@ -8,10 +8,10 @@ import random
 import pytest
 
 from evals.calibration import oracle_explanation, random_explanation
-from evals.evaluators import make_evaluator
-from evals.gen_strings import generate_strings
-from evals.interpret import InterpretingEvaluator, interpret_numeric, interpret_string, parse_option
-from evals.scorers import unit_test_accuracy
+from evals.generators.strings import generate_strings
+from evals.judges import make_evaluator
+from evals.judges.interpret import InterpretingEvaluator, interpret_numeric, interpret_string, parse_option
+from evals.scoring.scorers import unit_test_accuracy
 
 
 class Recording:

@@ -10,13 +10,13 @@ import torch
 
 from store.errors import InputError
 from store.settings import Settings
-from tools.interventions import Intervention
-from tools.ioi import NAMES, TEMPLATES, IOIPair, generate_ioi, load_pairs_jsonl, write_ioi_jsonl
-from tools.model_loading import load_model
-from tools.patch_attribution import attribution_tables
-from tools.patch_plots import plot_patch_heatmap
-from tools.patching import SITES, naive_tables, patch, prepare_pairs
-from tools.runtime import ModelRuntime
+from tools.patching.attribution import attribution_tables
+from tools.patching.ioi import NAMES, TEMPLATES, IOIPair, generate_ioi, load_pairs_jsonl, write_ioi_jsonl
+from tools.patching.patch import SITES, naive_tables, patch, prepare_pairs
+from tools.plots.heatmap import plot_patch_heatmap
+from tools.runtime.interventions import Intervention
+from tools.runtime.loading import load_model
+from tools.runtime.model_runtime import ModelRuntime
 
 FOX = "The quick brown fox jumps over the lazy dog."
 CAT = "The quick brown cat jumps over the lazy dog."  # differs from FOX at position 3
@@ -76,8 +76,8 @@ def test_exact_falls_back_to_naive_for_unsupported_models(
     runtime: ModelRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reference = patch(runtime, FOX, CAT, "mlp_out", " dog", " cat", "exact")
-    monkeypatch.setattr("tools.patching.supports_exact", lambda loaded: False)
-    monkeypatch.setattr("tools.patching.exact_tables", None)  # would raise if called
+    monkeypatch.setattr("tools.patching.patch.supports_exact", lambda loaded: False)
+    monkeypatch.setattr("tools.patching.patch.exact_tables", None)  # would raise if called
     fallback = patch(runtime, FOX, CAT, "mlp_out", " dog", " cat", "exact")
     assert fallback.method == "exact" and _max_diff(fallback.scores, reference.scores) < 1e-4
 

@@ -1,4 +1,4 @@
-"""Planted units (evals.plant): weight surgery makes a neuron fire on a concept's held-out words."""
+"""Planted units (evals.generators.planted): weight surgery makes a neuron fire on a concept's held-out words."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from evals.plant import OPTION_CARRIER, PlantReport, plant_units
+from evals.generators.planted import OPTION_CARRIER, PlantReport, plant_units
 from evals.suite import ModelUnitItem, load_suite
 from store.settings import Settings
-from tools.model_loading import load_model
-from tools.runtime import ModelRuntime
+from tools.runtime.loading import load_model
+from tools.runtime.model_runtime import ModelRuntime
 
 PREFIXES = ["red", "big", "old", "tin", "sun", "wet", "hot", "ice", "raw"]
 #: For the random tiny model there is no semantics: each "concept" shares its words' last token.

@@ -11,10 +11,10 @@ import torch
 
 from store.settings import Settings
 from tests.cli_helpers import cli_json
-from tools.embedded import embedded_dir
-from tools.interventions import Intervention
-from tools.model_loading import load_model
-from tools.runtime import ModelRuntime
+from tools.runtime.embedded import embedded_dir
+from tools.runtime.interventions import Intervention
+from tools.runtime.loading import load_model
+from tools.runtime.model_runtime import ModelRuntime
 
 pytestmark = pytest.mark.slow
 

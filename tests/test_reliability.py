@@ -26,7 +26,8 @@ from sqlmodel import select
 from store.db import open_store, session
 from store.models import Explanation, Investigation, JobItem, JobStatus
 from store.settings import Settings
-from workers.jobs import job_view, submit_job
+from workers.jobs import job_view
+from workers.service_jobs import submit_service_job
 
 pytestmark = pytest.mark.services
 
@@ -135,7 +136,7 @@ def test_worker_killed_mid_job_then_restarted(home: Path, pg_url: str, tiny_llam
     log = tmp_path / "worker.log"
     n_units = 6
     with process(worker_args(), env, log) as first:
-        job_id = submit_job(settings, "label", label_params(tiny_llama_dir, n_units))
+        job_id = submit_service_job(settings, "label", label_params(tiny_llama_dir, n_units))
         wait_until(lambda: done(pg_url, job_id) >= 1, 90, "the first unit", log)
         engine = open_store(pg_url)
 
@@ -207,7 +208,7 @@ def test_redis_restarted_mid_job(home: Path, pg_url: str, tiny_llama_dir: Path, 
         process(worker_args(), env, log),
         process(["beat", "--loglevel", "INFO"], env, tmp_path / "beat.log"),
     ):
-        job_id = submit_job(settings, "label", label_params(tiny_llama_dir, n_units))
+        job_id = submit_service_job(settings, "label", label_params(tiny_llama_dir, n_units))
         wait_until(lambda: done(pg_url, job_id) >= 1, 90, "the first unit", log)
         restart_redis()  # every queued message is gone: no persistence
         assert done(pg_url, job_id) < n_units
@@ -296,7 +297,7 @@ def test_postgres_unreachable_retries_and_writes_nothing(
     with process(worker_args(), env, log):
         wait_until(lambda: "ready" in log.read_text(errors="replace"), 60, "the worker to start", log)
         proxy.close()  # the worker's database is now unreachable
-        job_id = submit_job(client, "label", label_params(tiny_llama_dir, n_units))
+        job_id = submit_service_job(client, "label", label_params(tiny_llama_dir, n_units))
         wait_until(lambda: log.read_text(errors="replace").count("retrying in") >= 2, 30, "two retries", log)
         lines = [line for line in log.read_text(errors="replace").splitlines() if "retrying in" in line]
         first_line = lines[0].lower()
@@ -327,9 +328,10 @@ def test_worker_process_killed_mid_investigation_job(
     re-claims the job (same owner; before leases it found the job ``running`` and skipped it, so the
     job stayed running forever), continues that investigation, and the job ends with one
     investigation and one explanation."""
-    from tools.cache_service import build_site_cache
+    from store.jobs import job_investigation
     from tools.context import ToolContext
-    from workers.service_jobs import job_investigation, submit_investigation
+    from tools.exemplars.service import build_site_cache
+    from workers.service_jobs import submit_investigation
 
     env = service_env(home, pg_url, "redis://127.0.0.1:6379/0")
     settings = env_settings(env)

@@ -10,10 +10,10 @@ import torch
 
 from store.errors import AddressError, InputError, ModelLoadError
 from store.settings import Settings
-from tools.interventions import Intervention
-from tools.model_loading import load_model
-from tools.runtime import ModelRuntime, TruncationWarning
-from tools.tiny_models import TINY_TEXTS
+from tools.runtime.interventions import Intervention
+from tools.runtime.loading import load_model
+from tools.runtime.model_runtime import ModelRuntime, TruncationWarning
+from tools.runtime.testing import TINY_TEXTS
 
 FAMILIES = ["tiny_llama_dir", "tiny_gpt2_dir"]
 

@@ -1,4 +1,4 @@
-"""The function sandbox (tools.sandbox) and the suite-file loader (tools.suite_functions)."""
+"""The function sandbox (tools.functions.sandbox) and the suite-file loader (tools.functions.suite)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from store.errors import InputError
-from tools.sandbox import CallOutcome, SandboxLimits, SandboxResult, run_function
-from tools.suite_functions import SuiteFunction, load_suite_function, read_suite
+from tools.functions.sandbox import CallOutcome, SandboxLimits, SandboxResult, run_function
+from tools.functions.suite import SuiteFunction, load_suite_function, read_suite
 
-SAMPLE = Path(__file__).parents[2] / "shared" / "suites" / "sample.jsonl"
+SAMPLE = Path(__file__).resolve().parent / "data" / "sample.jsonl"
 PROJECT_FILE = Path(__file__).parents[1] / "pyproject.toml"
 XS = [i + 0.5 for i in range(-128, 128)]
 QUICK = SandboxLimits(timeout_s=1.0)
@@ -61,7 +61,6 @@ def _sandbox_dirs() -> set[str]:
 # --- outputs --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="shared/suites/sample.jsonl is not beside the repository")
 def test_sample_suite_functions_give_the_reference_outputs() -> None:
     functions = [f for f in read_suite(SAMPLE) if f.kind in ("numeric", "string")]
     assert {f.kind for f in functions} == {"numeric", "string"}
@@ -289,7 +288,6 @@ def _suite(tmp_path: Path, *lines: str) -> Path:
     return path
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="shared/suites/sample.jsonl is not beside the repository")
 def test_load_suite_function_from_the_sample() -> None:
     function = load_suite_function(f"{SAMPLE}#num-parabola")
     assert isinstance(function, SuiteFunction)

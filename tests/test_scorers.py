@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from evals.scorers import balanced_accuracy, detection_score, score_numeric, score_string, unit_test_accuracy
+from evals.scoring.scorers import balanced_accuracy, detection_score, score_numeric, score_string, unit_test_accuracy
 from evals.suite import UnitTest
-from tools.sandbox import SandboxLimits
+from tools.functions.sandbox import SandboxLimits
 
 PARABOLA = "def f(x):\n    return 0.1*x**2 - 3\n"
 

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ def test_audit_job_posted_over_http_runs_on_a_worker(service: Settings, tiny_lla
 
 
 def test_eval_job_on_a_generated_suite_runs_on_a_worker(service: Settings, tmp_path: Path) -> None:
-    from evals.gen_numeric import generate_numeric
+    from evals.generators.numeric import generate_numeric
     from evals.suite import write_suite
     from workers.jobs import job_view
     from workers.service_jobs import eval_folder, submit_service_job
@@ -210,7 +211,8 @@ def test_a_retry_adopts_the_investigation_a_crashed_try_left_unrecorded(
     from agent.graph import Budget
     from agent.runner import Session
     from tools.context import ToolContext
-    from workers.jobs import LabelJobParams, claim_item, find_or_create_label_job, job_view
+    from workers.claims import claim_item
+    from workers.jobs import LabelJobParams, find_or_create_label_job, job_view
     from workers.label import prepare_label_job
 
     engine = open_store(service.db_url())
@@ -292,8 +294,9 @@ def test_job_lease_redelivery_takeover_poisoning_and_sweep(sqlite_url: str, home
     clear error; the sweep re-sends a job whose lease went stale, once per period."""
     from store.models import JobCreate
     from store.repo import create_job
+    from workers.claims import claim_job, finish_job
     from workers.jobs import job_view
-    from workers.service_jobs import LEASE_KEY, claim_job, finish_job, run_service_job, sweep_service_jobs
+    from workers.service_jobs import run_service_job, sweep_service_jobs
 
     engine = open_store(sqlite_url)
     params = {"baseline": "a", "candidate": "b", "units": ["L1.mlp.3"]}
@@ -302,11 +305,12 @@ def test_job_lease_redelivery_takeover_poisoning_and_sweep(sqlite_url: str, home
     limits: dict[str, Any] = {"stale_after": 100.0, "max_attempts": 2}
 
     outcome, first = claim_job(engine, job_id, owner="task-a", **limits)
-    assert outcome == "claimed" and first is not None and first.attempt == 1 and first.params == params
+    assert outcome == "claimed" and first is not None and first.attempt == 1 and first.row.params == params
     with session(engine) as db:
         row = db.get(Job, job_id)
-        assert row is not None and row.params[LEASE_KEY]["owner"] == "task-a"
-    assert job_view(engine, job_id).params == params  # the lease is never shown
+        assert row is not None and row.lease_owner == "task-a" and row.leased_at is not None
+        assert row.params == params  # the lease lives in its own columns
+    assert job_view(engine, job_id).params == params
     assert claim_job(engine, job_id, owner="task-b", **limits) == ("skipped", None)  # holder alive
 
     outcome, again = claim_job(engine, job_id, owner="task-a", **limits)  # Celery's redelivery
@@ -326,8 +330,8 @@ def test_job_lease_redelivery_takeover_poisoning_and_sweep(sqlite_url: str, home
     # the holder died again: the re-sent message finds a stale lease and no attempts left
     with session(engine, write=True) as db:  # its lease is now older than the visibility timeout
         row = db.get(Job, job_id)
-        assert row is not None
-        row.params = {**row.params, LEASE_KEY: {**row.params[LEASE_KEY], "claimed_at": time.time() - 10}}
+        assert row is not None and row.leased_at is not None
+        row.leased_at -= timedelta(seconds=10)
         db.add(row)
     settings = Settings(db=sqlite_url, max_attempts=2, visibility_timeout=5, task_time_limit=1)
     assert run_service_job(settings, job_id, owner="task-c") == "poisoned"
@@ -338,3 +342,6 @@ def test_job_lease_redelivery_takeover_poisoning_and_sweep(sqlite_url: str, home
     assert not finish_job(engine, again)  # a late success of the dead attempt changes nothing
     assert run_service_job(settings, job_id, owner="task-a") == "skipped"
     assert job_view(engine, job_id).status == "failed"
+    with session(engine) as db:
+        row = db.get(Job, job_id)
+        assert row is not None and row.lease_owner is None and row.leased_at is None  # no lease once over

@@ -18,11 +18,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel, select
 
-import store.db as store_db
+import store.engine as store_engine
 from store import repo
-from store.db import ConstraintError, dispose_engines, engines, open_store, session
-from store.dburl import DatabaseURLError, mask_url
-from store.errors import ConfigError, InputError, StoreError
+from store.db import dispose_engines, engines, open_store, session
+from store.dburl import mask_url
+from store.errors import ConfigError, ConstraintError, DatabaseURLError, InputError, StoreError
 from store.migrate import current_revision, downgrade, head_revision, upgrade
 from store.models import (
     CacheStatus,
@@ -129,7 +129,7 @@ def cache_data(model_id: int, **changes: object) -> ExemplarCacheCreate:
 
 def test_migrations_create_every_table_matching_the_models(engine: sa.Engine) -> None:
     assert table_names(engine) == TABLES
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision() == "0004"
     assert schema_diff(engine) == []
 
 
@@ -168,7 +168,7 @@ def test_upgrade_from_0001_keeps_the_rows(engine: sa.Engine) -> None:
             {"t": datetime.now(UTC)},
         )
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision() == "0004"
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT kind, status FROM job")).all() == [("label", "queued")]
         columns = {c["name"] for c in sa.inspect(conn).get_columns("experiment")}
@@ -586,7 +586,7 @@ def test_unreachable_sqlite_folder(tmp_path: Path) -> None:
 
 def test_silent_server_fails_within_the_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     """A host that accepts TCP but never answers (a hung server, a firewall) must not hang us."""
-    monkeypatch.setattr(store_db, "CONNECT_TIMEOUT_S", 2)
+    monkeypatch.setattr(store_engine, "CONNECT_TIMEOUT_S", 2)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 from pathlib import Path
 
@@ -10,24 +9,21 @@ import pytest
 import torch
 from pydantic import BaseModel, Field
 
-from store.errors import ToolError
 from store.settings import Settings
 from tests.cli_helpers import assert_clean_error, call_cli, cli_json
+from tools.catalog import default_registry
 from tools.context import ToolContext
 from tools.executor import LocalExecutor, ResultCache, ToolCall
-from tools.registry import BUILTIN_TOOLS, ToolRegistry, tool
-
-for _module in ("tools.activation_tools", "tools.ablation", "tools.steering"):
-    importlib.import_module(_module)
+from tools.registry import ToolError, ToolRegistry, tool
 
 
 @pytest.fixture
 def ex(tiny_llama_dir: Path, tmp_path: Path) -> LocalExecutor:
-    return LocalExecutor(BUILTIN_TOOLS, ToolContext(Settings(home=tmp_path / "home")))
+    return LocalExecutor(default_registry(), ToolContext(Settings(home=tmp_path / "home")))
 
 
 def test_every_tool_has_a_description_and_valid_schemas() -> None:
-    for spec in BUILTIN_TOOLS.specs():
+    for spec in default_registry().specs():
         assert len(spec.description) > 40, spec.name
         openai = spec.openai_schema()
         assert openai["type"] == "function" and openai["function"]["parameters"]["type"] == "object"
@@ -229,7 +225,7 @@ def test_tools_cli(tiny_llama_dir: Path, home: Path) -> None:
 @pytest.mark.slow
 def test_ablating_a_smell_neuron_on_the_real_model(embedded_home: Path, tmp_path: Path) -> None:
     """L6.mlp.35 fires on 'smelled' (of) in the builtin corpus; knocking it out hurts those texts most."""
-    ex = LocalExecutor(BUILTIN_TOOLS, ToolContext(Settings(home=embedded_home)), cache=False)
+    ex = LocalExecutor(default_registry(), ToolContext(Settings(home=embedded_home)), cache=False)
     smell = ["By afternoon, the whole street smelled of rosemary and bread.", "The kitchen smelled of garlic."]
     other = ["The train left the station at noon.", "She wrote a letter to her brother."]
     on = ex.submit("ablate", {"targets": ["L6.mlp.35"], "texts": smell})
@@ -248,7 +244,7 @@ def test_exemplars_tool_builds_a_missing_cache_then_reads_it(ex: LocalExecutor, 
     assert not outcome.ok and "no exemplar cache for L2.mlp" in (outcome.error or "")
 
 
-SAMPLE_SUITE = Path(__file__).resolve().parents[2] / "shared" / "suites" / "sample.jsonl"
+SAMPLE_SUITE = Path(__file__).resolve().parent / "data" / "sample.jsonl"
 
 
 def test_call_function_tool(tmp_path: Path) -> None:
@@ -261,7 +257,7 @@ def test_call_function_tool(tmp_path: Path) -> None:
         {"id": "recip", "kind": "numeric", "code": "def f(x):\n    return 1 / x\n", "description": "1/x"},
     ]
     suite.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    registry = importlib.import_module("tools.catalog").default_registry()
+    registry = default_registry()
     ex = LocalExecutor(registry, ToolContext(Settings(home=tmp_path / "home")))
     out = ex.submit("call_function", {"subject": f"{SAMPLE_SUITE}#str-reverse-bang", "inputs": ["hello", "ab"]})
     assert [o.output for o in out.outcomes] == ["olleh!", "ba!"]  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,7 @@ def test_celery_executor_submit_batch_errors_cancel(service: Settings, tiny_llam
         assert not results[3].ok and "unknown tool 'no_such_tool'" in (results[3].error or "")
         assert not results[4].ok and results[4].field == "subject"
 
-        from store.errors import ToolError
+        from tools.registry import ToolError
 
         with pytest.raises(ToolError, match=r"0\.\.95"):
             executor.submit("activations", {"model": model, "subject": "L1.mlp.999", "texts": ["x"]})
@@ -168,13 +169,14 @@ def test_poisoned_item_and_failing_unit(
     job_id, _ = find_or_create_label_job(engine, params)
     with session(engine, write=True) as db:  # L1.mlp.0: three earlier deliveries died mid-task
         item = db.exec(select(JobItem).where(JobItem.job_id == job_id, JobItem.key == "L1.mlp.0")).one()
-        item.status, item.attempts, item.result = JobStatus.running, 3, {"owner": "dead", "claimed_at": 0.0}
+        item.status, item.attempts, item.lease_owner = JobStatus.running, 3, "dead"
+        item.leased_at = datetime(2000, 1, 1, tzinfo=UTC)  # a lease long gone stale
         db.add(item)
 
     original = workers.label.label_item
 
     def flaky(session_: Any, params_: Any, claim: Any) -> Any:
-        if claim.key == "L1.mlp.1":
+        if claim.row.key == "L1.mlp.1":
             raise RuntimeError("simulated agent crash")
         return original(session_, params_, claim)
 

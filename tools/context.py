@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 
 from store.db import open_store
 from store.settings import Settings
-from tools.model_loading import load_model
-from tools.runtime import ModelRuntime
+from tools.runtime.loading import load_model
+from tools.runtime.model_runtime import ModelRuntime
 
 
 class ModelCache:

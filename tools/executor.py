@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from store.errors import AutointerpError, ToolError
+from store.errors import AutointerpError
 from tools.context import ToolContext
-from tools.registry import ToolRegistry, ToolSpec
+from tools.registry import ToolError, ToolRegistry, ToolSpec
 
 ArgsLike = BaseModel | dict[str, Any] | str
 

@@ -3,7 +3,7 @@
 A tool is a typed function ``fn(ctx: ToolContext, args: SomeArgs) -> SomeResult`` whose argument
 and result types are pydantic models. ``@tool`` records its name, its docstring (what the LLM reads)
 and the two models; from them come the JSON schemas of the OpenAI and Anthropic tool formats, the
-CLI's ``tools list`` / ``tools call``, and later the HTTP and MCP surfaces.
+CLI's ``tools list`` / ``tools call`` and the HTTP API's ``/tools`` routes.
 
     @tool(queue="gpu")
     def activations(ctx: ToolContext, args: ActivationsArgs) -> ActivationsOut:
@@ -20,7 +20,20 @@ from typing import Any, Literal, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ValidationError
 
-from store.errors import ToolError
+from store.errors import AutointerpError
+
+
+class ToolError(AutointerpError):
+    """A tool call failed; ``message`` tells the agent what went wrong and how to call it instead.
+
+    ``tool`` names the tool; ``field`` names the argument at fault when there is one.
+    """
+
+    def __init__(self, message: str, *, tool: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.tool = tool
+        self.field = field
+
 
 Queue = Literal["gpu", "cpu"]
 ArgsT = TypeVar("ArgsT", bound=BaseModel)

@@ -1,4 +1,4 @@
-"""Pydantic models of what the runtime's queries return (CLI JSON, later the tool registry and HTTP)."""
+"""Pydantic models of what the runtime's queries and the exemplar cache return (CLI JSON, tool results, HTTP)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ attention sink, as in the exemplar cache) is left out. For every unit:
 and the report puts the stored baseline explanation (if any) beside the new one.
 
 `run_audit` returns an `AuditReport`; `workers.audit_report` writes it as markdown, JSON and a plot.
-`execute_audit_job` runs a queued ``audit`` job from its stored parameters.
+A queued ``audit`` job is run by ``workers.service_jobs.execute_audit_job`` from its stored
+parameters, and writes its report to `audit_folder`.
 """
 
 from __future__ import annotations
@@ -28,18 +29,17 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from store.errors import InputError
 from store.settings import Settings
-from tools.corpus import BuiltinCorpus
-from tools.exemplars import scoring_skip
-from tools.model_loading import load_model
-from tools.runtime import ModelRuntime
-from tools.windows import iter_windows
+from tools.corpus.sources import BuiltinCorpus
+from tools.corpus.windows import iter_windows
+from tools.exemplars.cache import scoring_skip
+from tools.runtime.loading import load_model
+from tools.runtime.model_runtime import ModelRuntime
 
 #: Seed of the built-in corpus draw the probe windows come from (fixed: audits must be comparable).
 PROBE_SEED = 1729
@@ -328,20 +328,3 @@ def run_audit(request: AuditRequest, settings: Settings | None = None, hooks: Au
 def audit_folder(settings: Settings, job_id: int) -> Path:
     """Where a queued audit job writes its report: ``<home>/audits/job-<id>/``."""
     return settings.home.expanduser() / "audits" / f"job-{job_id}"
-
-
-def execute_audit_job(settings: Settings, engine: Any, job_id: int, params: dict[str, Any]) -> AuditReport:
-    """Run the audit described by a job's stored ``params``, reporting progress on job ``job_id``
-    and writing the report to `audit_folder`. Status changes are the caller's
-    (``workers.service_jobs.run_service_job``)."""
-    from store.repo import update_job_progress
-    from workers.audit_report import write_report
-
-    request = AuditRequest.model_validate({k: v for k, v in params.items() if k in AuditRequest.model_fields})
-    report = run_audit(
-        request,
-        settings,
-        AuditHooks(progress=lambda done, total: update_job_progress(engine, job_id, done=done, total=total)),
-    )
-    write_report(report, audit_folder(settings, job_id))
-    return report

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tools.plots import save_figure
+from tools.plots.figure import save_figure
 from workers.audit import AuditReport
 
 

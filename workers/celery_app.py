@@ -13,10 +13,10 @@ or run twice:
 - ``visibility_timeout`` (Redis transport) > ``task_time_limit`` (hard limit): an unacknowledged task
   is handed to another worker only after its first holder is certainly gone (killed by the limit
   or dead); `Settings` refuses a configuration where this does not hold;
-- tasks are idempotent: job items (workers/jobs.py) and audit, eval and investigate jobs
-  (workers/service_jobs.py) are claimed with a fenced conditional UPDATE with an attempts counter
-  and an owner lease, so a redelivered task never labels a unit or runs a job twice and a task that
-  keeps killing its worker is poisoned after ``max_attempts``.
+- tasks are idempotent: label job items and audit, eval and investigate jobs are claimed through
+  one module (workers/claims.py) with a fenced conditional UPDATE with an attempts counter and an
+  owner lease (columns of the row), so a redelivered task never labels a unit or runs a job twice
+  and a task that keeps killing its worker is poisoned after ``max_attempts``.
 
 Queues: ``gpu`` (model work: the model tools, exemplar-cache builds) and ``cpu`` (suite functions,
 scoring, agent steps, the sweeper). Task names live in `TaskNames`.

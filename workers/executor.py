@@ -22,11 +22,10 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult
 from pydantic import BaseModel
 
-from store.errors import ToolError
 from store.settings import Settings
 from tools.catalog import default_registry
 from tools.executor import ArgsLike, CallHandle, ToolCall, ToolResult
-from tools.registry import ToolRegistry
+from tools.registry import ToolError, ToolRegistry
 from workers.celery_app import TaskNames, create_app
 
 __all__ = ["CeleryExecutor"]

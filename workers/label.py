@@ -1,6 +1,6 @@
-"""Batch labeling: prepare a label job (build or reuse the layer's exemplar cache), label one unit
-(one investigation, exactly once), run a whole job in this process, and the sweeper that re-sends
-work lost with the broker.
+"""Batch labeling: submit a label job, prepare it (build or reuse the layer's exemplar cache), label
+one unit (one investigation, exactly once: the item is claimed through ``workers.claims``), run a
+whole job in this process, and the sweeper that re-sends work lost with the broker.
 
 The same functions run in a Celery worker (workers/tasks.py) and in ``autointerp label --executor
 local``; only who calls them differs.
@@ -9,38 +9,43 @@ local``; only who calls them differs.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
 from agent.graph import Budget
 from agent.runner import Session, make_brain
-from store.db import session as db_session
+from store.db import open_store
 from store.dburl import one_line
 from store.errors import AutointerpError, StoreError
-from store.models import Explanation, Investigation, InvestigationStatus, Job, JobKind, JobStatus, Subject
+from store.jobs import find_orphan_investigation, unfinished_items, unfinished_jobs
+from store.models import Job, JobItem, JobKind, JobStatus, utcnow
 from store.repo import get_job, set_job_status
 from store.settings import Settings
-from tools.cache_service import build_site_cache
 from tools.context import ToolContext
 from tools.executor import Executor
-from workers.jobs import (
+from tools.exemplars.service import build_site_cache
+from workers.claims import (
     Claim,
-    JobView,
-    LabelJobParams,
     claim_item,
     finish_item,
-    job_view,
-    mark_enqueued,
-    refresh_job,
+    is_due,
+    record_investigation,
     release_item,
-    set_item_investigation,
-    unfinished_items,
+    stamp_sent,
+)
+from workers.jobs import (
+    JobView,
+    LabelJobParams,
+    check_executor,
+    find_or_create_label_job,
+    job_params,
+    job_view,
+    refresh_job,
+    validate_params,
 )
 
 __all__ = [
@@ -50,11 +55,11 @@ __all__ = [
     "enqueue_label_job",
     "find_orphan",
     "item_ids",
-    "job_params",
     "label_item",
     "prepare_label_job",
     "run_item",
     "run_label_job_locally",
+    "submit_label_job",
     "sweep_jobs",
 ]
 
@@ -76,12 +81,24 @@ class UnitResult(BaseModel):
     confidence: float
 
 
-def job_params(engine: Engine, job_id: int) -> LabelJobParams:
-    """The validated parameters of label job ``job_id``."""
-    row = get_job(engine, job_id)
-    if row is None or row.kind is not JobKind.label:
-        raise StoreError(f"no label job with id {job_id}")
-    return LabelJobParams.model_validate({k: v for k, v in (row.params or {}).items() if k != "digest"})
+def submit_label_job(settings: Settings, params: dict[str, Any], executor: str = "celery", *, new: bool = False) -> int:
+    """Create (or find again, see ``workers.jobs``) a label job, enqueue it and return its id.
+
+    ``executor="celery"`` sends the job to the workers and returns at once; ``"local"`` runs it to the
+    end in this process first. ``new`` makes a new job even when one with these parameters exists.
+    Raises `InputError` for bad parameters or an unknown executor.
+    """
+    chosen = check_executor(executor)
+    parsed = validate_params(JobKind.label.value, params)
+    if settings.db is None:
+        settings.ensure_home()
+    engine = open_store(settings.db_url())
+    job_id, _ = find_or_create_label_job(engine, parsed, new=new)
+    if chosen == "celery":
+        enqueue_label_job(settings, job_id)
+    else:
+        run_label_job_locally(settings, job_id, progress=False)
+    return job_id
 
 
 def prepare_label_job(ctx: ToolContext, engine: Engine, job_id: int, *, progress: bool = False) -> bool:
@@ -114,29 +131,16 @@ def prepare_label_job(ctx: ToolContext, engine: Engine, job_id: int, *, progress
     return True
 
 
-def find_orphan(engine: Engine, claim: Claim) -> int | None:
+def find_orphan(engine: Engine, claim: Claim[JobItem]) -> int | None:
     """The newest investigation of this job and unit that is still ``running`` with no explanation:
     one an earlier try created and then died before recording it on the item. None when there is none.
 
     Only the holder of the item's claim calls this, so no live worker is running that investigation.
     """
-    with db_session(engine) as db:
-        query = (
-            select(Investigation.id)
-            .join(Subject, col(Subject.id) == col(Investigation.subject_id))
-            .outerjoin(Explanation, col(Explanation.investigation_id) == col(Investigation.id))
-            .where(
-                col(Investigation.job_id) == claim.job_id,
-                col(Subject.address) == claim.key,
-                col(Investigation.status) == InvestigationStatus.running,
-                col(Explanation.id).is_(None),
-            )
-            .order_by(col(Investigation.id).desc())
-        )
-        return db.exec(query).first()
+    return find_orphan_investigation(engine, claim.job_id, claim.row.key)
 
 
-def label_item(session: Session, params: LabelJobParams, claim: Claim) -> UnitResult:
+def label_item(session: Session, params: LabelJobParams, claim: Claim[JobItem]) -> UnitResult:
     """Explain the claimed unit: continue the item's investigation when an earlier try started one
     (finished experiments are not rerun; a written explanation is reused), else start one.
 
@@ -146,13 +150,14 @@ def label_item(session: Session, params: LabelJobParams, claim: Claim) -> UnitRe
     """
     engine = session.engine
     brain = make_brain(params.agent)
-    earlier = claim.investigation_id
+    key = claim.row.key
+    earlier = claim.row.investigation_id
     if earlier is None:
         earlier = find_orphan(engine, claim)
         if earlier is not None:
-            if not set_item_investigation(engine, claim, earlier):
-                raise RetryItem(f"{claim.key} was taken over by another worker")
-            log.info("adopting orphan investigation %s of %s", earlier, claim.key)
+            if not record_investigation(engine, claim, earlier):
+                raise RetryItem(f"{key} was taken over by another worker")
+            log.info("adopting orphan investigation %s of %s", earlier, key)
     if earlier is not None:
         result = session.result(earlier)
         if result.explanation is None:
@@ -166,12 +171,12 @@ def label_item(session: Session, params: LabelJobParams, claim: Claim) -> UnitRe
         if result.explanation is not None:
             return _unit_result(result.investigation_id, result.explanation.model_dump())
     budget = Budget(tool_calls=params.budget, seconds=params.seconds)
-    investigation_id, first = session.create(claim.key, params.model, params.agent, budget, job_id=claim.job_id)
-    if not set_item_investigation(engine, claim, investigation_id):
-        raise RetryItem(f"{claim.key} was taken over by another worker")
+    investigation_id, first = session.create(key, params.model, params.agent, budget, job_id=claim.job_id)
+    if not record_investigation(engine, claim, investigation_id):
+        raise RetryItem(f"{key} was taken over by another worker")
     result = session.run(investigation_id, brain, first)
     if result.explanation is None:
-        raise RuntimeError(f"the investigation of {claim.key} wrote no explanation")
+        raise RuntimeError(f"the investigation of {key} wrote no explanation")
     return _unit_result(investigation_id, result.explanation.model_dump())
 
 
@@ -194,7 +199,7 @@ def run_item(session: Session, item_id: int, *, owner: str, max_attempts: int, s
     engine = session.engine
     outcome, claim = claim_item(engine, item_id, owner=owner, max_attempts=max_attempts, stale_after=stale_after)
     if claim is None:
-        return outcome
+        return outcome.value
     params = job_params(engine, claim.job_id)
     try:
         result = label_item(session, params, claim)
@@ -208,7 +213,7 @@ def run_item(session: Session, item_id: int, *, owner: str, max_attempts: int, s
             finish_item(engine, claim, error=f"failed after {claim.attempt} attempts: {message}")
             return "failed"
         release_item(engine, claim, message)
-        raise RetryItem(f"{claim.key}: {message}") from exc
+        raise RetryItem(f"{claim.row.key}: {message}") from exc
     finish_item(engine, claim, result=result.model_dump())
     return "labeled"
 
@@ -273,37 +278,29 @@ def sweep_jobs(
     send_prepare: Callable[[int], None],
     send_unit: Callable[[int, int], None],
 ) -> dict[str, int]:
-    """Re-send work the broker lost (a Redis restart without persistence, a purged queue).
+    """Re-send work the broker lost (a Redis restart without persistence, a purged queue) or a dead
+    worker holds.
 
-    Label jobs still ``queued`` longer than ``stale_after`` get their prepare task again; for
-    ``running`` jobs, items queued (sent) or claimed longer than ``stale_after`` ago get a new task
-    (claims make duplicates harmless). Finished jobs are recounted. Returns what was re-sent.
+    A label job still ``queued`` whose prepare task was last sent more than ``stale_after`` seconds
+    ago gets it again; for ``running`` jobs, every item queued or running whose last send or claim
+    (``workers.claims.last_sent``) is older than ``stale_after`` gets a new task (claims make
+    duplicates harmless). Each re-send is stamped (``sent_at``), so the next one waits a full period.
+    Finished jobs are recounted. Returns what was re-sent.
     """
-    now = time.time()
+    now = utcnow()
     counts = {"prepared": 0, "items": 0, "refreshed": 0}
-    with db_session(engine) as db:
-        jobs = list(
-            db.exec(
-                select(Job).where(Job.kind == JobKind.label, col(Job.status).in_([JobStatus.queued, JobStatus.running]))
-            ).all()
-        )
-    for job in jobs:
+    for job in unfinished_jobs(engine, [JobKind.label]):
         assert job.id is not None
         if job.status is JobStatus.queued:
-            if now - job.created_at.timestamp() > stale_after:
+            if is_due(job, stale_after, now):
                 send_prepare(job.id)
+                stamp_sent(engine, Job, [job.id])
                 counts["prepared"] += 1
             continue
-        resend: list[int] = []
-        for item in unfinished_items(engine, job.id):
-            lease = item.result if isinstance(item.result, dict) else {}
-            since = float(lease.get("claimed_at") or lease.get("enqueued_at") or 0.0)
-            if now - since > stale_after:
-                assert item.id is not None
-                resend.append(item.id)
+        resend = [i.id for i in unfinished_items(engine, job.id) if i.id is not None and is_due(i, stale_after, now)]
         for item_id in resend:
             send_unit(job.id, item_id)
-        mark_enqueued(engine, resend)
+        stamp_sent(engine, JobItem, resend)
         counts["items"] += len(resend)
         if not resend and refresh_job(engine, job.id).status != "running":
             counts["refreshed"] += 1

@@ -1,18 +1,17 @@
 """Audit, eval and investigate jobs: validated parameters, the Job row, the Celery message, running one.
 
-Label jobs belong to ``workers.jobs`` (items per unit, fenced claims); `submit_service_job` hands
-them over unchanged. An audit or eval job is one task: `submit_service_job` stores the Job and sends
+Label jobs belong to ``workers.label`` (items per unit); `submit_service_job` hands them over
+unchanged. An audit or eval job is one task: `submit_service_job` stores the Job and sends
 ``autointerp.audit`` (queue ``gpu``) or ``autointerp.eval`` (queue ``gpu``) with its id; the worker
-calls `run_service_job`, which first **claims** the job (`claim_job`).
+calls `run_service_job`, which first **claims** the job.
 
-**Leases.** Every audit, eval and investigate job is claimed the way a label item is
-(``workers.jobs``): a conditional UPDATE fenced by the ``(status, attempts)`` it read moves the job
-to ``running``, bumps ``Job.attempts`` and records a lease ``{"owner": <task id>, "claimed_at": <epoch
-s>}`` under the reserved key ``_lease`` of ``Job.params`` (hidden from job views; a queued job's
-lease is ``{"enqueued_at": ...}``). A running job is claimed again only by the *same* owner (Celery
-redelivers under the same task id after a ``kill -9`` or a database retry) or once its lease is
-older than the visibility timeout (its holder is gone); a duplicate message with another task id
-while the holder lives is skipped. A job already claimed ``max_attempts`` times is failed
+**Leases.** Every audit, eval and investigate job is claimed the way a label item is, by
+``workers.claims.claim_job``: a conditional UPDATE fenced by the ``(status, attempts)`` it read moves
+the job to ``running``, bumps ``Job.attempts`` and records the lease in the job's columns
+(``lease_owner`` = the task id, ``leased_at``). A running job is claimed again only by the *same*
+owner (Celery redelivers under the same task id after a ``kill -9`` or a database retry) or once its
+lease is older than the visibility timeout (its holder is gone); a duplicate message with another
+task id while the holder lives is skipped. A job already claimed ``max_attempts`` times is failed
 (poisoned) with a one-line reason instead of retried. The final status is written only by the
 attempt that holds the claim. Beat's sweep (`sweep_service_jobs`) re-sends queued jobs whose
 message was lost and running jobs whose lease went stale, so no job stays ``running`` forever.
@@ -29,28 +28,45 @@ continues the investigation an earlier try created instead of starting a second 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
-from store.db import open_store, session
+from store.db import open_store
 from store.errors import AutointerpError, InputError, StoreError
-from store.models import Investigation, Job, JobCreate, JobKind, JobStatus, utcnow
+from store.jobs import job_investigation, unfinished_jobs
+from store.models import Job, JobCreate, JobKind, utcnow
 from store.repo import create_job, update_job_progress
 from store.settings import Settings
-from workers.audit import AuditRequest
+from workers.audit import AuditHooks, AuditReport, AuditRequest, audit_folder, run_audit
 from workers.celery_app import CPU_QUEUE, GPU_QUEUE, TaskNames
-from workers.jobs import JOB_LEASE_KEY
+from workers.claims import SERVICE_KINDS, Claim, ClaimOutcome, claim_job, finish_job, is_due, stamp_sent
+from workers.jobs import check_executor
 
 if TYPE_CHECKING:
     from agent.runner import Session
+
+__all__ = [
+    "AUDIT_TASK",
+    "EVAL_TASK",
+    "INVESTIGATE_TASK",
+    "SERVICE_KINDS",
+    "WATCH_TASK",
+    "EvalJobParams",
+    "InvestigateJobParams",
+    "eval_folder",
+    "execute_audit_job",
+    "run_investigation_job",
+    "run_service_job",
+    "submit_investigation",
+    "submit_service_job",
+    "sweep_service_jobs",
+    "task_of",
+]
 
 #: Celery task names of the jobs defined here (registered by ``workers.watch.register_service_tasks``).
 AUDIT_TASK = "autointerp.audit"
@@ -59,10 +75,6 @@ WATCH_TASK = "autointerp.watch_checkpoints"
 INVESTIGATE_TASK = TaskNames.investigate
 TASK_QUEUE = GPU_QUEUE
 INVESTIGATE_QUEUE = CPU_QUEUE
-#: The job kinds claimed here (label jobs are claimed per item in ``workers.jobs``).
-SERVICE_KINDS = (JobKind.audit, JobKind.eval, JobKind.investigate)
-#: Reserved key of ``Job.params`` that holds the lease (hidden from job views).
-LEASE_KEY = JOB_LEASE_KEY
 
 log = logging.getLogger("autointerp.workers")
 
@@ -114,141 +126,24 @@ def enqueue(settings: Settings, kind: str, job_id: int) -> None:
 
 
 def submit_service_job(settings: Settings, kind: str, params: dict[str, Any], executor: str = "celery") -> int:
-    """Queue a label, audit or eval job and return its id (label jobs go to ``workers.jobs.submit_job``).
+    """Queue a label, audit or eval job and return its id (label jobs go to
+    ``workers.label.submit_label_job``).
 
-    ``executor="local"`` runs an audit or eval job here before returning. InputError for bad input.
+    ``executor="local"`` runs the job here before returning. InputError for bad input.
     """
     if kind == JobKind.label.value:
-        from workers.jobs import submit_job
+        from workers.label import submit_label_job
 
-        return submit_job(settings, kind, params, executor)
-    if executor not in ("local", "celery"):
-        raise InputError(f"unknown executor {executor!r}; expected local or celery")
+        return submit_label_job(settings, params, executor)
+    chosen = check_executor(executor)
     canonical = validate_service_params(kind, params)
     job = create_job(_engine(settings), JobCreate(kind=JobKind(kind), params=canonical))
     assert job.id is not None
-    if executor == "celery":
+    if chosen == "celery":
         enqueue(settings, kind, job.id)
     else:
         run_service_job(settings, job.id)
     return job.id
-
-
-ClaimOutcome = Literal["claimed", "skipped", "poisoned"]
-
-
-class JobClaim(BaseModel):
-    """A claimed job: its parameters (without the lease) and the attempt that fences its writes."""
-
-    job_id: int
-    kind: str
-    attempt: int
-    owner: str
-    params: dict[str, Any]
-
-
-def stored_params(row: Job) -> dict[str, Any]:
-    """The job's parameters without the lease."""
-    return {k: v for k, v in (row.params or {}).items() if k != LEASE_KEY}
-
-
-def job_lease(row: Job) -> dict[str, Any]:
-    """The job's lease: ``{"owner", "claimed_at"}`` while running, ``{"enqueued_at"}`` or {} when queued."""
-    lease = (row.params or {}).get(LEASE_KEY)
-    return lease if isinstance(lease, dict) else {}
-
-
-def _claimed_at(row: Job) -> float:
-    """When the running job's current holder claimed it (epoch seconds)."""
-    lease = job_lease(row)
-    if "claimed_at" in lease:
-        return float(lease["claimed_at"])
-    return (row.started_at or row.created_at).timestamp()
-
-
-def _last_sent(row: Job) -> float:
-    """When a message for the job was last sent or taken (epoch seconds): what the sweep ages."""
-    lease = job_lease(row)
-    stamps = [float(lease[k]) for k in ("claimed_at", "enqueued_at", "resent_at") if k in lease]
-    return max(stamps) if stamps else (row.started_at or row.created_at).timestamp()
-
-
-def claim_job(
-    engine: Engine, job_id: int, *, owner: str, stale_after: float, max_attempts: int
-) -> tuple[ClaimOutcome, JobClaim | None]:
-    """Try to take audit, eval or investigate job ``job_id`` for ``owner`` (see the module docstring).
-
-    Returns ("claimed", claim); ("skipped", None) when the job is finished, gone, not a service job,
-    held by another owner whose lease is younger than ``stale_after``, or taken by someone else
-    meanwhile; ("poisoned", None) when it had used up ``max_attempts`` and is now failed.
-    """
-    now = time.time()
-    with session(engine, write=True) as db:
-        row = db.get(Job, job_id)
-        if row is None or row.kind not in SERVICE_KINDS or row.status in (JobStatus.succeeded, JobStatus.failed):
-            return "skipped", None
-        if row.status is JobStatus.running:
-            holder = job_lease(row).get("owner")
-            if holder != owner and now - _claimed_at(row) < stale_after:
-                return "skipped", None
-        # read everything first: an UPDATE through this session refreshes ``row`` in place
-        status, attempts, kind, params = row.status, row.attempts, row.kind, stored_params(row)
-        fence = [col(Job.id) == job_id, col(Job.status) == status, col(Job.attempts) == attempts]
-        if attempts >= max_attempts:
-            changed = db.exec(
-                sa.update(Job)
-                .where(*fence)
-                .values(
-                    status=JobStatus.failed,
-                    finished_at=utcnow(),
-                    params=params,
-                    error=(
-                        f"poisoned: gave up on {kind.value} job {job_id} after {attempts} attempts "
-                        "(every try was cut short: its worker died or lost the database)"
-                    ),
-                )
-            ).rowcount
-            return ("poisoned" if changed == 1 else "skipped"), None
-        changed = db.exec(
-            sa.update(Job)
-            .where(*fence)
-            .values(
-                status=JobStatus.running,
-                attempts=attempts + 1,
-                started_at=utcnow(),
-                finished_at=None,
-                error=None,
-                params={**params, LEASE_KEY: {"owner": owner, "claimed_at": now}},
-            )
-        ).rowcount
-    if changed != 1:
-        return "skipped", None
-    return "claimed", JobClaim(job_id=job_id, kind=kind.value, attempt=attempts + 1, owner=owner, params=params)
-
-
-def finish_job(engine: Engine, claim: JobClaim, *, error: str | None = None) -> bool:
-    """Mark the claimed job succeeded (or failed with the one-line ``error``) and drop its lease.
-
-    False (and nothing written) when a newer claim took the job over.
-    """
-    with session(engine, write=True) as db:
-        changed = db.exec(
-            sa.update(Job)
-            .where(
-                col(Job.id) == claim.job_id,
-                col(Job.status) == JobStatus.running,
-                col(Job.attempts) == claim.attempt,
-            )
-            .values(
-                status=JobStatus.failed if error is not None else JobStatus.succeeded,
-                finished_at=utcnow(),
-                error=error,
-                params=claim.params,
-            )
-        ).rowcount
-    if changed != 1:
-        log.warning("job %s: attempt %s was taken over; its outcome is not recorded", claim.job_id, claim.attempt)
-    return changed == 1
 
 
 def _error_line(exc: BaseException) -> str:
@@ -256,7 +151,9 @@ def _error_line(exc: BaseException) -> str:
     return (message.strip().splitlines() or ["failed"])[0]
 
 
-def _claim(settings: Settings, engine: Engine, job_id: int, owner: str | None) -> tuple[ClaimOutcome, JobClaim | None]:
+def _claim(
+    settings: Settings, engine: Engine, job_id: int, owner: str | None
+) -> tuple[ClaimOutcome, Claim[Job] | None]:
     """`claim_job` under the settings' lease rules, as ``owner`` (a fresh local id when None)."""
     return claim_job(
         engine,
@@ -278,16 +175,15 @@ def run_service_job(settings: Settings, job_id: int, *, owner: str | None = None
     engine = _engine(settings)
     outcome, claim = _claim(settings, engine, job_id, owner)
     if claim is None:
-        return outcome
+        return outcome.value
+    kind, params = claim.row.kind, claim.row.params
     try:
-        if claim.kind == JobKind.audit.value:
-            from workers.audit import execute_audit_job
-
-            execute_audit_job(settings, engine, job_id, claim.params)
-        elif claim.kind == JobKind.eval.value:
-            run_eval(settings, engine, job_id, claim.params)
+        if kind is JobKind.audit:
+            execute_audit_job(settings, engine, job_id, params)
+        elif kind is JobKind.eval:
+            run_eval(settings, engine, job_id, params)
         else:
-            raise InputError(f"job {job_id} is a {claim.kind} job, not an audit or eval job")
+            raise InputError(f"job {job_id} is a {kind.value} job, not an audit or eval job")
     except StoreError:
         raise
     except Exception as exc:
@@ -308,37 +204,36 @@ def sweep_service_jobs(engine: Engine, *, stale_after: float, send: Callable[[st
     """Re-send audit, eval and investigate jobs whose message was lost or whose holder is gone.
 
     A queued job last sent, or a running job last claimed or re-sent, more than ``stale_after``
-    seconds ago gets a new message (``send(kind, job_id)``) and its lease is stamped so the next sweep
-    waits a full period again. The claim makes a duplicate harmless, and a job that keeps losing its
-    worker is poisoned after ``max_attempts`` claims. Returns how many were re-sent.
+    seconds ago (``workers.claims.last_sent``) gets a new message (``send(kind, job_id)``) and its
+    ``sent_at`` is stamped, so the next sweep waits a full period again. The claim makes a duplicate
+    harmless, and a job that keeps losing its worker is poisoned after ``max_attempts`` claims.
+    Returns how many were re-sent, by status.
     """
-    now = time.time()
+    now = utcnow()
     counts = {"queued": 0, "running": 0}
-    with session(engine) as db:
-        rows = list(
-            db.exec(
-                select(Job).where(
-                    col(Job.kind).in_(SERVICE_KINDS), col(Job.status).in_([JobStatus.queued, JobStatus.running])
-                )
-            ).all()
-        )
-    for row in rows:
+    for row in unfinished_jobs(engine, SERVICE_KINDS):
         assert row.id is not None
-        if now - _last_sent(row) <= stale_after:
-            continue
-        stamp = "enqueued_at" if row.status is JobStatus.queued else "resent_at"
-        lease = {**job_lease(row), stamp: now}
-        with session(engine, write=True) as db:
-            changed = db.exec(
-                sa.update(Job)
-                .where(col(Job.id) == row.id, col(Job.status) == row.status, col(Job.attempts) == row.attempts)
-                .values(params={**stored_params(row), LEASE_KEY: lease})
-            ).rowcount
-        if changed != 1:  # claimed or finished meanwhile
+        if not is_due(row, stale_after, now):
             continue
         send(row.kind.value, row.id)
+        stamp_sent(engine, Job, [row.id])
         counts[row.status.value] += 1
     return counts
+
+
+def execute_audit_job(settings: Settings, engine: Engine, job_id: int, params: dict[str, Any]) -> AuditReport:
+    """Run the audit described by a job's stored ``params``, reporting progress on job ``job_id`` and
+    writing the report to ``workers.audit.audit_folder``. Status changes are `run_service_job`'s."""
+    from workers.audit_report import write_report
+
+    request = AuditRequest.model_validate({k: v for k, v in params.items() if k in AuditRequest.model_fields})
+    report = run_audit(
+        request,
+        settings,
+        AuditHooks(progress=lambda done, total: update_job_progress(engine, job_id, done=done, total=total)),
+    )
+    write_report(report, audit_folder(settings, job_id))
+    return report
 
 
 def eval_folder(settings: Settings, job_id: int) -> Path:
@@ -349,7 +244,7 @@ def eval_folder(settings: Settings, job_id: int) -> Path:
 def run_eval(settings: Settings, engine: Engine, job_id: int, params: dict[str, Any]) -> None:
     """Run an eval job's suite with its agent and evaluator; write the report beside the store."""
     from agent.graph import Budget
-    from evals.evaluators import make_evaluator
+    from evals.judges import make_evaluator
     from evals.report import write_report
     from evals.runner import Runner
 
@@ -399,8 +294,8 @@ def check_investigation_request(params: InvestigateJobParams) -> None:
     """Refuse what can be refused without loading a model: an unknown agent, a subject that is neither
     a unit address nor a readable suite function. InputError/ConfigError (one line) otherwise."""
     from agent.runner import make_brain
-    from tools.addresses import Unit, parse_target
-    from tools.suite_functions import load_suite_function
+    from tools.functions.suite import load_suite_function
+    from tools.runtime.addresses import Unit, parse_target
 
     make_brain(params.agent)
     if "#" in params.subject:
@@ -429,15 +324,6 @@ def submit_investigation(settings: Settings, params: dict[str, Any]) -> int:
     return job.id
 
 
-def job_investigation(engine: Engine, job_id: int) -> int | None:
-    """The newest investigation of job ``job_id`` (None before a worker has started it)."""
-    from sqlmodel import select
-
-    with session(engine) as db:
-        query = select(Investigation.id).where(Investigation.job_id == job_id).order_by(col(Investigation.id).desc())
-        return db.exec(query).first()
-
-
 def run_investigation_job(run: Session, job_id: int, *, owner: str | None = None) -> str:
     """Claim and run investigate job ``job_id`` as ``owner`` (the Celery task id; a fresh local id
     when None) with the agent session ``run``; ``ran``, ``skipped`` or ``poisoned``.
@@ -453,11 +339,11 @@ def run_investigation_job(run: Session, job_id: int, *, owner: str | None = None
     engine = run.engine
     outcome, claim = _claim(settings, engine, job_id, owner)
     if claim is None:
-        return outcome
+        return outcome.value
     try:
-        if claim.kind != JobKind.investigate.value:
-            raise InputError(f"job {job_id} is a {claim.kind} job, not an investigate job")
-        params = InvestigateJobParams.model_validate(claim.params)
+        if claim.row.kind is not JobKind.investigate:
+            raise InputError(f"job {job_id} is a {claim.row.kind.value} job, not an investigate job")
+        params = InvestigateJobParams.model_validate(claim.row.params)
         brain = make_brain(params.agent)
         earlier = job_investigation(engine, job_id)
         if earlier is not None:

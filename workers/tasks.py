@@ -37,6 +37,7 @@ from sqlalchemy import Engine
 from agent.runner import Session
 from store.db import open_store
 from store.errors import StoreError
+from store.models import JobItem
 from store.settings import Settings
 from tools.catalog import default_registry
 from tools.context import ModelCache, ToolContext
@@ -116,7 +117,7 @@ def _retry_on_store_error(task: Task, exc: StoreError, what: str) -> Exception:
 
 def register_tasks(app: Celery, state: WorkerState) -> None:
     """Add the autointerp tasks to ``app``; they use ``state`` for models, store and executor."""
-    from workers.jobs import mark_enqueued
+    from workers.claims import stamp_sent
     from workers.label import RetryItem, item_ids, prepare_label_job, run_item, sweep_jobs
 
     def send_unit(job_id: int, item_id: int) -> None:
@@ -141,13 +142,13 @@ def register_tasks(app: Celery, state: WorkerState) -> None:
             ids = item_ids(engine, job_id)
             for item_id in ids:
                 send_unit(job_id, item_id)
-            mark_enqueued(engine, ids)
+            stamp_sent(engine, JobItem, ids)
         except StoreError as exc:
             raise _retry_on_store_error(self, exc, f"label_prepare job {job_id}") from exc
 
     @app.task(name=TaskNames.label_unit, bind=True, ignore_result=True, shared=False)
     def label_unit(self: Task, job_id: int, item_id: int) -> str:
-        """Claim one unit of a label job and explain it (exactly once; see workers/jobs.py)."""
+        """Claim one unit of a label job and explain it (exactly once; see workers/claims.py)."""
         try:
             outcome = run_item(
                 state.session(self.app),

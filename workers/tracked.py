@@ -5,18 +5,18 @@ from __future__ import annotations
 import contextlib
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
-from store.db import open_store, session
+from store.db import open_store
 from store.errors import AutointerpError
-from store.models import Explanation, ModelRecord, Subject
+from store.jobs import explained_units
+from store.jobs import latest_labels as stored_latest_labels
 from store.settings import Settings
 
 
 def model_names(model: str) -> list[str]:
     """The names ``model`` may be stored under: as given, and as the loader resolves it (a folder's
     absolute path, the embedded model's hub id), without loading anything."""
-    from tools.model_loading import resolve_source
+    from tools.runtime.loading import resolve_source
 
     names = [model.strip()]
     with contextlib.suppress(AutointerpError):
@@ -26,31 +26,12 @@ def model_names(model: str) -> list[str]:
 
 def tracked_units(engine: Engine, model: str) -> list[str]:
     """Addresses of ``model``'s units with at least one stored explanation, sorted by layer and index."""
-    query = (
-        select(Subject.address)
-        .join(ModelRecord, col(Subject.model_id) == col(ModelRecord.id))
-        .join(Explanation, col(Explanation.subject_id) == col(Subject.id))
-        .where(col(ModelRecord.name).in_(model_names(model)))
-        .distinct()
-    )
-    with session(engine) as db:
-        addresses = list(db.exec(query).all())
-    return sorted(addresses, key=_address_key)
+    return sorted(explained_units(engine, model_names(model)), key=_address_key)
 
 
 def latest_labels(engine: Engine, model: str, addresses: list[str]) -> dict[str, str]:
     """The newest stored label of each of ``addresses`` of ``model`` (units without one are left out)."""
-    if not addresses:
-        return {}
-    query = (
-        select(Subject.address, Explanation.label)
-        .join(ModelRecord, col(Subject.model_id) == col(ModelRecord.id))
-        .join(Explanation, col(Explanation.subject_id) == col(Subject.id))
-        .where(col(ModelRecord.name).in_(model_names(model)), col(Subject.address).in_(addresses))
-        .order_by(col(Explanation.created_at), col(Explanation.id))
-    )
-    with session(engine) as db:
-        return dict(db.exec(query).all())  # later rows (newer) win
+    return stored_latest_labels(engine, model_names(model), addresses)
 
 
 def stored_labels(settings: Settings, model: str, addresses: list[str]) -> dict[str, str]:

@@ -4,15 +4,17 @@ A **checkpoint** is a subfolder of the watched folder that holds a model (``conf
 ``*.safetensors`` or ``*.bin`` weights file; write checkpoints under a temporary name and rename
 them into place, so a half-written one is never seen). For every new checkpoint and every audit
 kind in `AUDIT_KINDS`, `scan_checkpoints` stores an ``audit`` Job *and* its `AuditRun` row in one
-transaction; ``audit_run`` is unique on (model, checkpoint, kind), so when two scans race (two beat
-processes, a re-run) the loser's insert fails with an IntegrityError and it creates nothing — no
-check-then-insert. Only then is the job sent to the workers.
+transaction (``store.jobs.create_checkpoint_audit``); ``audit_run`` is unique on (model,
+checkpoint, kind), so when two scans race (two beat processes, a re-run) the loser's insert fails
+with an IntegrityError and it creates nothing — no check-then-insert. Only then is the job sent to
+the workers.
 
 Celery: `register_service_tasks` adds the tasks ``autointerp.audit``, ``autointerp.eval`` and
-``autointerp.watch_checkpoints`` to a worker's app (the job tasks claim their job under their task id
-and retry with backoff while the database is unreachable), and `beat_entries` gives the beat schedule entry
-that runs the watcher every ``AUTOINTERP_WATCH_INTERVAL`` seconds when ``AUTOINTERP_WATCH_DIR``,
-``AUTOINTERP_WATCH_MODEL`` and ``AUTOINTERP_WATCH_BASELINE`` are set (`WatchSettings`).
+``autointerp.watch_checkpoints`` to a worker's app (the job tasks claim their job under their task
+id, ``workers.claims``, and retry with backoff while the database is unreachable), and
+`beat_entries` gives the beat schedule entry that runs the watcher every
+``AUTOINTERP_WATCH_INTERVAL`` seconds when ``AUTOINTERP_WATCH_DIR``, ``AUTOINTERP_WATCH_MODEL`` and
+``AUTOINTERP_WATCH_BASELINE`` are set (`WatchSettings`).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from store.db import ConstraintError, open_store, session
+from store.db import open_store
 from store.errors import InputError, StoreError
-from store.models import AuditRun, Job, JobKind
+from store.jobs import create_checkpoint_audit
+from store.models import JobKind
 from store.settings import Settings
 from workers.service_jobs import AUDIT_TASK, EVAL_TASK, TASK_QUEUE, WATCH_TASK, enqueue, run_service_job
 
@@ -62,20 +65,6 @@ def is_checkpoint(folder: Path) -> bool:
     if not (folder / "config.json").is_file():
         return False
     return any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
-
-
-def _claim_checkpoint(engine: Any, model: str, checkpoint: str, kind: str, params: dict[str, Any]) -> int | None:
-    """Insert the audit Job and its AuditRun together; the job id, or None when already audited."""
-    try:
-        with session(engine, write=True) as db:
-            job = Job(kind=JobKind.audit, params=params)
-            db.add(job)
-            db.flush()
-            db.add(AuditRun(model=model, checkpoint=checkpoint, kind=kind, job_id=job.id))
-            db.flush()
-            return job.id
-    except ConstraintError:
-        return None
 
 
 def scan_checkpoints(
@@ -115,7 +104,7 @@ def scan_checkpoints(
                 "tracked": not units,
                 "audit_kind": kind,
             }
-            job_id = _claim_checkpoint(engine, model, checkpoint, kind, params)
+            job_id = create_checkpoint_audit(engine, model=model, checkpoint=checkpoint, kind=kind, params=params)
             if job_id is None:
                 continue
             created.append(job_id)

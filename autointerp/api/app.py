@@ -14,6 +14,7 @@ from autointerp.api.routes import chat, explanations, health, investigations, jo
 from autointerp.api.state import ServiceState
 from store.errors import ConfigError
 from store.settings import Settings
+from workers.jobs import EXECUTOR_NAMES
 
 DESCRIPTION = """\
 Agentic automated interpretability over HTTP: queue label, audit and eval jobs on the workers, run
@@ -33,8 +34,8 @@ def create_app(
     """
     key = resolve_api_key(api_key)
     executor = investigation_executor or ApiSettings().api_executor
-    if executor not in ("local", "celery"):
-        raise ConfigError(f"unknown investigation executor {executor!r}; expected local or celery")
+    if executor not in EXECUTOR_NAMES:
+        raise ConfigError(f"unknown investigation executor {executor!r}; expected {' or '.join(EXECUTOR_NAMES)}")
     service = ServiceState(settings=settings or Settings(), api_key=key, investigation_executor=executor)
 
     @asynccontextmanager

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from store.errors import ConfigError
+from workers.jobs import ExecutorName
 
 #: Shortest API key accepted: a guessable key is worse than none.
 MIN_KEY_LENGTH = 8
@@ -26,7 +25,7 @@ class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTOINTERP_", extra="ignore")
 
     api_key: SecretStr | None = None
-    api_executor: Literal["local", "celery"] = Field("local")
+    api_executor: ExecutorName = Field("local")
 
 
 def resolve_api_key(explicit: str | None = None) -> str:

@@ -19,8 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from store.db import ConstraintError
-from store.errors import AutointerpError, StoreError
+from store.errors import AutointerpError, ConstraintError, StoreError
 
 
 def describe_validation(errors: Sequence[Any]) -> str:

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workers.jobs import ExecutorName
+
 #: ``units`` of a label job: ``a:b`` (half-open range), ``i`` or a comma-separated list ``i,j,k``.
 UNITS_PATTERN = re.compile(r"^\s*(\d+\s*:\s*\d+|\d+(\s*,\s*\d+)*)\s*$")
 
@@ -119,7 +121,7 @@ class InvestigationRequest(_In):
     model: str | None = Field(None, description="Model of a unit subject (default: the embedded model).")
     agent: str = Field("builtin", min_length=1, description="builtin, openai:<model> or anthropic:<model>.")
     budget: BudgetIn = Field(default_factory=BudgetIn)
-    executor: Literal["local", "celery"] | None = Field(
+    executor: ExecutorName | None = Field(
         None,
         description="local: in the API process, one at a time; celery: an investigate job on the workers' "
         "cpu queue. Default: AUTOINTERP_API_EXECUTOR (local).",
@@ -137,7 +139,7 @@ class InvestigationAccepted(BaseModel):
     id: int | None
     job: int | None = None
     status: str
-    executor: Literal["local", "celery"]
+    executor: ExecutorName
 
 
 class InvestigationRecordOut(BaseModel):

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from store.db import open_store
 from store.settings import Settings
+from workers.jobs import ExecutorName
 
 if TYPE_CHECKING:
     from agent.runner import Session
@@ -35,7 +36,7 @@ class ServiceState:
     settings: Settings
     api_key: str
     #: Where ``POST /investigations`` runs one by default: ``local`` (the pool here) or ``celery``.
-    investigation_executor: str = "local"
+    investigation_executor: ExecutorName = "local"
     _engine: Engine | None = None
     _session: Session | None = None
     _executor: LocalExecutor | None = None

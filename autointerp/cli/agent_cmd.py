@@ -14,6 +14,7 @@ from rich.console import Console
 from autointerp.cli.common import DB_HELP, JSON_HELP
 from autointerp.cli.output import console, emit, err_console
 from store.errors import InputError
+from workers.jobs import check_executor
 
 JsonOpt = Annotated[str | None, typer.Option("--json", help=JSON_HELP, metavar="PATH")]
 DbOpt = Annotated[str | None, typer.Option("--db", help=DB_HELP, metavar="URL")]
@@ -37,10 +38,8 @@ def _backend(agent: str | None) -> str:
 
 def _executor(name: str, settings: Any) -> Any:
     """None (the in-process default) for ``local``; a CeleryExecutor for ``celery``."""
-    if name == "local":
+    if check_executor(name, "--executor") == "local":
         return None
-    if name != "celery":
-        raise InputError(f"unknown --executor {name!r}; expected local or celery")
     from workers.executor import CeleryExecutor
 
     return CeleryExecutor(settings=settings)

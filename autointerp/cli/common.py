@@ -6,8 +6,8 @@ from sqlalchemy import Engine
 
 from store.db import open_store
 from store.settings import Settings, get_settings
-from tools.model_loading import LoadedModel, load_model
-from tools.runtime import ModelRuntime
+from tools.runtime.loading import LoadedModel, load_model
+from tools.runtime.model_runtime import ModelRuntime
 
 JSON_HELP = "Write the result as JSON to PATH ('-' for stdout)."
 DB_HELP = "Database URL (default: AUTOINTERP_DB, else SQLite in the cache home)."

@@ -39,9 +39,9 @@ def suite_generate(
     json_path: JsonOpt = None,
 ) -> None:
     """Generate a FIND-style suite (numeric, string and entity functions with ground truth)."""
-    from evals.gen_entities import generate_entities
-    from evals.gen_numeric import generate_numeric
-    from evals.gen_strings import generate_strings
+    from evals.generators.entities import generate_entities
+    from evals.generators.numeric import generate_numeric
+    from evals.generators.strings import generate_strings
     from evals.suite import write_suite
 
     if numeric + string + entity == 0:
@@ -65,7 +65,7 @@ def suite_plant(
     json_path: JsonOpt = None,
 ) -> None:
     """Copy a model with N MLP neurons rewired to fire on concepts, and write the matching suite."""
-    from evals.plant import plant_units
+    from evals.generators.planted import plant_units
 
     report = plant_units(model, out, concepts, seed=seed, settings=settings_from())
 
@@ -96,7 +96,7 @@ def eval_command(
 ) -> None:
     """Explain every item of a suite with an agent and score the explanations against ground truth."""
     from agent.graph import Budget
-    from evals.evaluators import make_evaluator
+    from evals.judges import make_evaluator
     from evals.report import write_report
     from evals.runner import Runner
 

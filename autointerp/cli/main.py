@@ -27,10 +27,10 @@ from autointerp.cli.tools_cmd import ablate_command, ioi_command, patch_command,
 from autointerp.cli.worker_cmd import beat_command, jobs_app, label_command, worker_command
 from store.dburl import mask_url
 from store.errors import AutointerpError
-from tools.cache_service import build_site_cache, cache_site_of, open_site_cache, unit_exemplars
-from tools.embedded import EMBEDDED_NAME
-from tools.plots import plot_activation_histogram
-from tools.queries import model_info, unit_activations
+from tools.exemplars.service import build_site_cache, cache_site_of, open_site_cache, unit_exemplars
+from tools.plots.histogram import plot_activation_histogram
+from tools.runtime.embedded import EMBEDDED_NAME
+from tools.runtime.queries import model_info, unit_activations
 from tools.schemas import ExemplarOut, FetchResult
 
 app = typer.Typer(
@@ -236,8 +236,8 @@ def demo(
     entity: Annotated[int, typer.Option("--entity", min=0, help="Entity functions in the eval.")] = 4,
 ) -> None:
     """The main job on the embedded model: cache a layer, label its neurons, and run a small FIND-style eval."""
+    from autointerp.cli.demo import run_demo
     from autointerp.cli.output import console
-    from autointerp.demo import run_demo
 
     run_demo(
         console,

@@ -15,12 +15,12 @@ from autointerp.cli.common import JSON_HELP, MODEL_HELP, settings_from
 from autointerp.cli.output import emit, err_console
 from store.errors import InputError
 from tools.catalog import default_registry
+from tools.catalog.patching import IOIOut
 from tools.context import ToolContext
 from tools.executor import LocalExecutor
-from tools.ioi import write_ioi_jsonl
-from tools.patch_plots import plot_patch_heatmap
-from tools.patch_tools import IOIOut
-from tools.patching import PatchResult
+from tools.patching.ioi import write_ioi_jsonl
+from tools.patching.patch import PatchResult
+from tools.plots.heatmap import plot_patch_heatmap
 
 tools_app = typer.Typer(help="The tools the agent calls: list them, call one.", no_args_is_help=True)
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from autointerp.cli.common import DB_HELP, JSON_HELP, MODEL_HELP
 from autointerp.cli.output import emit, err_console
 from store.errors import InputError
-from workers.jobs import ItemView, JobView
+from workers.jobs import ItemView, JobView, check_executor
 
 JsonOpt = Annotated[str | None, typer.Option("--json", help=JSON_HELP, metavar="PATH")]
 DbOpt = Annotated[str | None, typer.Option("--db", help=DB_HELP, metavar="URL")]
@@ -28,13 +28,6 @@ def _settings(db: str | None) -> Any:
     from autointerp.cli.common import settings_from
 
     return settings_from(db=db)
-
-
-def check_executor(executor: str) -> str:
-    """``local`` or ``celery``; InputError otherwise."""
-    if executor not in ("local", "celery"):
-        raise InputError(f"unknown --executor {executor!r}; expected local or celery")
-    return executor
 
 
 def _queues(spec: str) -> list[str]:
@@ -144,10 +137,10 @@ def label_command(
     """
     from store.db import open_store
     from store.settings import Settings
-    from workers.jobs import find_or_create_label_job, job_items, job_view, validate_params
+    from workers.jobs import find_or_create_label_job, job_items, job_params, job_view, validate_params
     from workers.label import enqueue_label_job, run_label_job_locally
 
-    check_executor(executor)
+    check_executor(executor, "--executor")
     settings = _settings(db)
     if settings.db is None:
         settings.ensure_home()
@@ -167,8 +160,6 @@ def label_command(
             },
         )
     else:
-        from workers.label import job_params
-
         try:
             params = job_params(engine, job_id)
         except Exception as exc:

@@ -29,12 +29,12 @@ from typing import Any
 import torch
 
 from store.settings import Settings
-from tools.corpus import load_corpus
-from tools.embedded import EMBEDDED_NAME
-from tools.exemplars import CacheSpec, build_exemplar_cache, scoring_skip
-from tools.model_loading import load_model
-from tools.runtime import ModelRuntime
-from tools.windows import iter_windows
+from tools.corpus.sources import load_corpus
+from tools.corpus.windows import iter_windows
+from tools.exemplars.cache import CacheSpec, build_exemplar_cache, scoring_skip
+from tools.runtime.embedded import EMBEDDED_NAME
+from tools.runtime.loading import load_model
+from tools.runtime.model_runtime import ModelRuntime
 
 
 def _timed_interleaved(fns: dict[str, Any], repeats: int) -> dict[str, float]:

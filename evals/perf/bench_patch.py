@@ -29,12 +29,12 @@ from typing import Any
 import torch
 
 from store.settings import Settings
-from tools.embedded import EMBEDDED_NAME
-from tools.ioi import IOIPair, generate_ioi
-from tools.model_loading import load_model
-from tools.patch_exact import ExactPatcher, exact_table
-from tools.patching import PatchResult, patch, prepare_pairs
-from tools.runtime import ModelRuntime
+from tools.patching.exact import ExactPatcher, exact_table
+from tools.patching.ioi import IOIPair, generate_ioi
+from tools.patching.patch import PatchResult, patch, prepare_pairs
+from tools.runtime.embedded import EMBEDDED_NAME
+from tools.runtime.loading import load_model
+from tools.runtime.model_runtime import ModelRuntime
 
 
 def _timed(fn: Callable[[], Any], repeats: int, warmup: bool = True) -> tuple[float, Any]:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from store.settings import Settings
-from tools.tiny_models import build_tiny_model
+from tools.runtime.testing import build_tiny_model
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -65,11 +65,12 @@ def per_call_latency(executor: Any, model: str, calls: int, tag: str) -> list[fl
 def label_rate(settings: Settings, model: str, units: int, budget: int, executor: str, start: int) -> float:
     """Units per hour of a label job of ``units`` units (the exemplar cache already built)."""
     from store.db import open_store
-    from workers.jobs import job_view, submit_job
+    from workers.jobs import job_view
+    from workers.label import submit_label_job
 
     params = {"model": model, "layer": 1, "start": start, "stop": start + units, "budget": budget, "max_tokens": 2000}
     started = time.perf_counter()
-    job_id = submit_job(settings, "label", params, executor)
+    job_id = submit_label_job(settings, params, executor)
     engine = open_store(settings.db_url())
     while job_view(engine, job_id).status in ("queued", "running"):
         time.sleep(0.05)

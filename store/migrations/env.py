@@ -59,7 +59,7 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
 
-    from store.db import create_store_engine
+    from store.engine import create_store_engine
     from store.migrate import migration_connection
 
     engine = create_store_engine(_url())

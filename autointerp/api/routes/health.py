@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from autointerp.api.schemas import Health
 from autointerp.api.state import ServiceState, get_service
-from store.db import check_connection
+from store.engine import check_connection
 from store.errors import AutointerpError
 
 router = APIRouter(tags=["health"])

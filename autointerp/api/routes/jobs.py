@@ -1,7 +1,7 @@
 """``POST /jobs`` (queue a label, audit or eval job) and ``GET /jobs/{id}`` (its state).
 
-Jobs go to the Celery workers (label jobs through ``workers.jobs.submit_job``, audit and eval jobs
-through ``workers.service_jobs``); their state comes from the store through ``workers.jobs.job_view``.
+Jobs go to the Celery workers through ``workers.service_jobs.submit_service_job`` (label jobs on to
+``workers.label.submit_label_job``); their state comes from the store through ``workers.jobs.job_view``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def read(job_id: int, service: ServiceState = Depends(get_service)) -> JobOut:
     view = job_view(engine, job_id)
     out = JobOut.model_validate(view.model_dump(mode="json"))
     if view.kind == "investigate":
-        from workers.service_jobs import job_investigation
+        from store.jobs import job_investigation
 
         out.investigation = job_investigation(engine, job_id)
     return out

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 
 from autointerp.api.schemas import ToolInfo, ToolRun
 from autointerp.api.state import ServiceState, get_service
-from store.errors import ToolError
 from tools.catalog import default_registry
 from tools.executor import ToolCall
+from tools.registry import ToolError
 
 router = APIRouter(tags=["tools"])
 

@@ -1,0 +1,27 @@
+"""The builtin scientist: a no-LLM brain that runs real experiments, behind LangChain's chat-model
+interface (``BuiltinScientist``; ``--agent builtin``).
+
+Modules, bottom up (each imports only those above it in this list):
+
+* ``protocol``         the policy protocol (Task, Options, Call, Outcome, Step, Final, Policy, PolicyRun)
+                       and the helpers every policy shares (hypothesis steps, fmt, quoted, auc, …);
+* ``words``            the English vocabulary (wordfreq), stopwords and category nouns, folding of
+                       inflected forms (entities and the model-unit word survey);
+* ``numeric_fits``     least-squares fits of the FIND numeric families, chosen by BIC;
+* ``numeric``          the numeric-function policy (grid, repeats, noise intervals, the chosen fit);
+* ``string_programs``  the string-program DSL and its search, designed probes, disagreement inputs;
+* ``strings``          the string-function policy (probes, program search, disambiguation rounds);
+* ``entities``         the entity-neuron policy (vocabulary survey, category name, confirmation);
+* ``unit_hypotheses``  reading exemplars, proposing hypotheses about a model unit, designing their tests;
+* ``units``            the model-unit policy (exemplars, survey, tests, logits, ablation, explanation);
+* ``driver``           reading the conversation, replaying the policy, answering (notes, chat questions);
+* ``chat_model``       ``BuiltinScientist``, the LangChain ``BaseChatModel``.
+
+Tables (words, probe and test texts) are package data in ``data/``, read through ``store.datafiles``.
+"""
+
+from __future__ import annotations
+
+from agent.builtin.chat_model import BuiltinScientist
+
+__all__ = ["BuiltinScientist"]

@@ -1,0 +1,105 @@
+"""Text corpora for finding dataset exemplars: the built-in generated corpus, local files, and
+Hugging Face datasets, all behind one `Corpus` interface and one `load_corpus(spec)` entry point.
+
+Specs understood by `load_corpus`:
+    * ``builtin`` or ``builtin:seed=N[,min_tokens=M]``: varied English generated offline;
+    * a file path: ``.jsonl``/``.json`` as JSON records with a text field, anything else as text;
+    * ``hf:NAME[:CONFIG][:SPLIT][:COLUMN]``: a streamed Hugging Face dataset (optional extra).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from store.errors import InputError
+from tools.corpus.base import Corpus
+from tools.corpus.builtin.generator import GENERATOR_VERSION, generate
+from tools.corpus.files import JsonlCorpus, TextFileCorpus, check_file
+from tools.corpus.hf import HF_PREFIX, HFDatasetCorpus
+
+__all__ = [
+    "BUILTIN_MIN_TOKENS",
+    "BuiltinCorpus",
+    "Corpus",
+    "HFDatasetCorpus",
+    "JsonlCorpus",
+    "TextFileCorpus",
+    "load_corpus",
+]
+
+BUILTIN_MIN_TOKENS = 200_000
+"""Default size of the built-in corpus, in (SmolLM2) tokens."""
+
+_JSON_SUFFIXES = frozenset({".jsonl", ".json"})
+_BUILTIN_OPTIONS = ("seed", "min_tokens")
+
+
+class BuiltinCorpus(Corpus):
+    """The offline corpus: reproducible, varied English (stories, dialogue, news, recipes,
+    letters, quizzes, arithmetic, code ...) generated from `seed` until about `min_tokens`
+    tokens. The same seed gives byte-identical documents in every process."""
+
+    def __init__(self, seed: int = 0, min_tokens: int = BUILTIN_MIN_TOKENS) -> None:
+        """Check the arguments; nothing is generated until `texts()` is iterated."""
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InputError(f"builtin corpus seed must be a non-negative integer, got {seed!r}")
+        if isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens <= 0:
+            raise InputError(f"builtin corpus min_tokens must be a positive integer, got {min_tokens!r}")
+        self.seed = seed
+        self.min_tokens = min_tokens
+        options = [f"seed={seed}"] if seed else []
+        if min_tokens != BUILTIN_MIN_TOKENS:
+            options.append(f"min_tokens={min_tokens}")
+        self.spec = "builtin" + (":" + ",".join(options) if options else "")
+
+    def texts(self) -> Iterator[str]:
+        """Generate the documents (fast: well under a second for the default size)."""
+        return generate(self.seed, self.min_tokens)
+
+    def digest(self) -> str:
+        """sha256 of the seed, size and generator version (the text is a function of these)."""
+        key = f"builtin|seed={self.seed}|min_tokens={self.min_tokens}|version={GENERATOR_VERSION}"
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _parse_builtin(spec: str, seed: int) -> BuiltinCorpus:
+    """Build a `BuiltinCorpus` from ``builtin`` or ``builtin:key=value[,key=value]``."""
+    values = {"seed": seed, "min_tokens": BUILTIN_MIN_TOKENS}
+    _, _, options = spec.partition(":")
+    for option in filter(None, (o.strip() for o in options.split(","))):
+        key, eq, raw = (p.strip() for p in option.partition("="))
+        if key not in _BUILTIN_OPTIONS:
+            raise InputError(
+                f"unknown builtin corpus option {key!r} in {spec!r} (known: {', '.join(_BUILTIN_OPTIONS)})"
+            )
+        try:
+            if not eq:
+                raise ValueError
+            values[key] = int(raw.replace("_", ""))
+        except ValueError:
+            raise InputError(f"builtin corpus option {key!r} needs an integer value in {spec!r}") from None
+    return BuiltinCorpus(seed=values["seed"], min_tokens=values["min_tokens"])
+
+
+def load_corpus(spec: str, *, seed: int = 0, text_field: str = "text") -> Corpus:
+    """Open the corpus named by `spec`, validating it before returning.
+
+    `seed` applies to ``builtin`` (``builtin:seed=N`` overrides it); `text_field` names the text
+    field of JSON Lines files. Raises `InputError` with a one-line message for a missing file, a
+    directory, a file that is not UTF-8 (with the byte offset), an empty file, a malformed JSON
+    Lines record (with its line number), an unknown builtin option, or an unusable ``hf:`` spec.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise InputError("empty corpus spec (use 'builtin', a file path, or 'hf:NAME[:CONFIG][:SPLIT][:COLUMN]')")
+    if spec == "builtin" or spec.startswith("builtin:"):
+        return _parse_builtin(spec, seed)
+    if spec.startswith(HF_PREFIX):
+        return HFDatasetCorpus(spec)
+    path = Path(spec).expanduser()
+    check_file(path)
+    if path.suffix.lower() in _JSON_SUFFIXES:
+        return JsonlCorpus(path, field=text_field)
+    return TextFileCorpus(path)
