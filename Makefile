@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TORCH  ?= torch==2.13.0
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install sandbox-deps demo test lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The function sandbox runs untrusted code in bubblewrap and refuses to run it without (see README,
+# Threat model). Installed with apt where it is missing and we are root; elsewhere only a note.
+sandbox-deps:
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u 2>/dev/null)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap libseccomp2; } || \
+	  echo "note: bubblewrap (bwrap) is not installed; install it, or call_function refuses to run suite code"
+
+install: $(STAMP) sandbox-deps
 
 demo: install
 	$(BIN)/autointerp demo

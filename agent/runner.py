@@ -35,6 +35,7 @@ from tools.catalog import default_registry
 from tools.context import ToolContext
 from tools.executor import Executor, LocalExecutor
 from tools.exemplars.service import register_model
+from tools.files import FileAccess
 from tools.functions.suite import load_suite_function
 from tools.runtime.addresses import Unit, parse_target
 from tools.runtime.embedded import EMBEDDED_NAME
@@ -76,9 +77,10 @@ class SubjectInfo:
 
 
 def resolve_subject(subject: str, model: str | None, ctx: ToolContext) -> SubjectInfo:
-    """Check the subject exists (in the model, or in its suite file) before anything is stored."""
+    """Check the subject exists (in the model, or in its suite: a file read through ``ctx.files``, or
+    an uploaded ``suite:NAME``) before anything is stored."""
     if "#" in subject:
-        function = load_suite_function(subject)
+        function = load_suite_function(subject, files=ctx.files, store=ctx.engine)
         return SubjectInfo(function.address, function.kind, None)
     reference = model or EMBEDDED_NAME
     target = ctx.runtime(reference).resolve(subject)  # AddressError names the valid range
@@ -119,17 +121,26 @@ class Session:
 
     ``executor`` runs the tool calls (default: a `LocalExecutor` in this process; pass a
     ``workers.executor.CeleryExecutor`` to run them on workers); ``ctx`` lends a tool context whose
-    model cache is shared (a worker process keeps one for all its investigations).
+    model cache is shared (a worker process keeps one for all its investigations). ``files`` is the
+    file-access policy of the context made here when ``ctx`` is not given (default: local, the CLI's;
+    the API passes one confined to its data roots); give one or the other, not both.
     """
 
     def __init__(
-        self, settings: Settings | None = None, *, executor: Executor | None = None, ctx: ToolContext | None = None
+        self,
+        settings: Settings | None = None,
+        *,
+        executor: Executor | None = None,
+        ctx: ToolContext | None = None,
+        files: FileAccess | None = None,
     ) -> None:
+        if ctx is not None and files is not None:
+            raise TypeError("give Session a ctx or a files policy, not both (the ctx carries its own)")
         self.settings = settings or Settings()
         if self.settings.db is None:
             self.settings.ensure_home()
         self.engine: Engine = open_store(self.settings.db_url())
-        self.ctx = ctx or ToolContext(settings=self.settings, _engine=self.engine)
+        self.ctx = ctx or ToolContext(settings=self.settings, _engine=self.engine, files=files or FileAccess())
         self.executor: Executor = executor or LocalExecutor(default_registry(), self.ctx)
 
     def investigator(
@@ -268,10 +279,11 @@ def explain(
     on_step: Callable[[dict[str, Any]], None] | None = None,
     brain: BaseChatModel | None = None,
     executor: Executor | None = None,
+    files: FileAccess | None = None,
 ) -> ExplainResult:
     """Investigate ``subject`` from the start and return the stored explanation (tools run on
-    ``executor``, in this process by default)."""
-    run = Session(settings, executor=executor)
+    ``executor``, in this process by default; files are read under ``files``, local by default)."""
+    run = Session(settings, executor=executor, files=files)
     chosen = brain or make_brain(backend)
     investigation_id, first = run.create(subject, model, backend, budget or Budget())
     return run.run(investigation_id, chosen, first, on_step)

@@ -27,13 +27,15 @@ from evals.scoring.scorers import (
 )
 from evals.suite import ModelUnitItem, NumericItem, StringItem, SuiteError, load_suite
 from store.db import open_store
-from store.errors import AutointerpError
+from store.errors import AutointerpError, InputError
 from store.evaluations import record_scored_explanation
 from store.explanations import explanation_of
 from store.models import SubjectKind
 from store.repo import get_or_create_subject
 from store.settings import Settings
+from store.suites import stored_ref
 from tools.context import ToolContext
+from tools.files import FileAccess
 
 _KIND = {"numeric": SubjectKind.numeric, "string": SubjectKind.string, "entity": SubjectKind.entity}
 
@@ -134,8 +136,16 @@ class Runner:
         settings: Settings | None = None,
         budget: Budget | None = None,
         seed: int = 0,
+        files: FileAccess | None = None,
     ) -> None:
-        self.suite_path = str(Path(suite_path).resolve())
+        """``suite_path`` is a suite file or ``suite:NAME`` (an uploaded suite); files (the suite and
+        any its items name) are read under ``files``: local by default (the CLI), confined to the data
+        roots for an eval job (``evals.suite.service_files``)."""
+        self.files = files if files is not None else FileAccess()
+        local_file = stored_ref(suite_path) is None and not self.files.confined
+        # a local path is made absolute (items are addressed by it later, from anywhere); a confined one
+        # stays as given (it is looked up in the roots again) and an uploaded one is a name
+        self.suite_path = str(Path(suite_path).resolve()) if local_file else suite_path
         self.agent = agent
         self.evaluator = evaluator
         self.settings = settings or Settings()
@@ -154,11 +164,20 @@ class Runner:
             return random_explanation(item, self.rng), None, 0, time.perf_counter() - started
         if isinstance(item, ModelUnitItem):
             result = explain(
-                item.unit, model=item.model, backend=self.agent, settings=self.settings, budget=self.budget
+                item.unit,
+                model=item.model,
+                backend=self.agent,
+                settings=self.settings,
+                budget=self.budget,
+                files=self.files,
             )
         else:
             result = explain(
-                f"{self.suite_path}#{item.id}", backend=self.agent, settings=self.settings, budget=self.budget
+                f"{self.suite_path}#{item.id}",
+                backend=self.agent,
+                settings=self.settings,
+                budget=self.budget,
+                files=self.files,
             )
         if result.explanation is None:
             raise AutointerpError(f"the agent wrote no explanation for {item.id}")
@@ -167,7 +186,7 @@ class Runner:
 
     def _delphi(self, item: ModelUnitItem, description: str) -> dict[str, Any]:
         """Delphi detection and fuzzing on held-out contexts, for a unit without ground-truth texts."""
-        runtime = ToolContext(settings=self.settings, _engine=self.engine).runtime(item.model)
+        runtime = ToolContext(settings=self.settings, _engine=self.engine, files=self.files).runtime(item.model)
         score = delphi_scores(runtime, item.unit, description, self.evaluator)
         return {"detection": score.detection, "fuzzing": score.fuzzing}
 
@@ -220,8 +239,13 @@ class Runner:
     def run(
         self, *, limit: int | None = None, progress: bool = True, on_item: Callable[[ItemResult], None] | None = None
     ) -> EvalResult:
-        """Every item (or the first ``limit``), in file order."""
-        suite = load_suite(self.suite_path)
+        """Every item (or the first ``limit``), in file order; the suite's bad lines are reported as
+        ``invalid`` items (and in ``errors``) with their line numbers, and the good ones still run.
+        InputError when the suite cannot be read, or has no valid item."""
+        suite = load_suite(self.suite_path, files=self.files, store=lambda: self.engine)
+        if not suite.items:
+            first = f" ({suite.errors[0].message})" if suite.errors else ""
+            raise InputError(f"suite {self.suite_path} has no valid items{first}")
         items = suite.items[:limit] if limit else suite.items
         results: list[ItemResult] = []
         for item in tqdm(items, desc=f"eval {self.agent}", unit="item", disable=not progress):

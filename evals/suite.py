@@ -1,6 +1,12 @@
 """FIND-style suites (DESIGN §3): one subject per JSON line, validated with a message naming the line
 and the field at fault. A bad line is reported and skipped; the other lines still load.
 
+A suite is a file (read through a `FileAccess` policy, ``tools.files``) or an uploaded suite in the
+store, ``suite:NAME`` (``store.suites``); ``load_suite(ref, files=…, store=…)`` reads either, line by
+line. The built-in suites ship in ``evals/data/`` (`BUILTIN_SUITES`); with ``<home>/suites`` they are
+the default data roots of the service (`data_roots`, `service_files`: the confined policy the API,
+the jobs it submits and the workers read files under).
+
 Common fields: ``id`` (unique), ``kind``, ``description`` (the ground truth in words); optional
 ``unit_tests``: ``[{"options": [3 inputs], "answer": index}]``. Other fields (``family``,
 ``complication``, tags) are kept as metadata for the report.
@@ -20,12 +26,33 @@ model_unit     ``model`` (name or folder), ``unit`` (address), optional ``positi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from store.errors import InputError
+from store.settings import Settings
+from tools.files import FileAccess
+from tools.functions.suite import StoreOpener, suite_lines
+
+#: The suites shipped with the package (``sample.jsonl``, ``heldout_strings.jsonl``): a default data root.
+BUILTIN_SUITES = Path(__file__).resolve().parent / "data"
+
+
+def data_roots(settings: Settings) -> list[Path]:
+    """The folders the service reads suite, pairs and corpus files from: ``AUTOINTERP_DATA_ROOTS``,
+    or by default the built-in suites and ``<home>/suites``."""
+    if settings.data_roots is not None:
+        return [Path(p).expanduser() for p in settings.data_roots]
+    return [BUILTIN_SUITES, settings.home.expanduser() / "suites"]
+
+
+def service_files(settings: Settings) -> FileAccess:
+    """The file policy of the API, the jobs it submits and the workers: confined to `data_roots`,
+    with the settings' file-size and line-length caps."""
+    return FileAccess(data_roots(settings), max_bytes=settings.max_file_bytes, max_line_bytes=settings.max_line_bytes)
 
 
 class UnitTest(BaseModel):
@@ -148,22 +175,26 @@ def parse_line(
         return None, SuiteError(line=line, id=item_id, field=where, message=message)
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read a suite file; bad lines (and duplicate ids) become ``errors``, the rest load.
+def load_suite(path: str | Path, *, files: FileAccess | None = None, store: StoreOpener | None = None) -> Suite:
+    """Read a suite, a file (through ``files``; default local) or ``suite:NAME`` (from ``store()``);
+    bad lines (and duplicate ids) become ``errors``, the rest load.
 
-    Raises InputError only when the file itself cannot be read.
+    Raises InputError only when the suite itself cannot be read (a `FileAccessError` when the policy
+    refuses the file, or when it is over the size cap or has an overlong line).
     """
-    source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"suite file {source} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read suite file {source}: {exc}") from None
+    reference = str(path)
+    return parse_suite_lines(suite_lines(reference, files=files, store=store), reference)
+
+
+def parse_suite_lines(lines: Iterable[tuple[int, str | None]], source: str) -> Suite:
+    """A suite from numbered lines (``None`` for a line that is not UTF-8): items and errors."""
     items: list[NumericItem | StringItem | EntityItem | ModelUnitItem] = []
     errors: list[SuiteError] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in lines:
+        if raw is None:
+            errors.append(SuiteError(line=number, message=f"line {number} is not UTF-8"))
+            continue
         if not raw.strip():
             continue
         item, error = parse_line(raw, number)
@@ -183,7 +214,7 @@ def load_suite(path: str | Path) -> Suite:
             continue
         seen[item.id] = number
         items.append(item)
-    return Suite(path=str(source), items=items, errors=errors)
+    return Suite(path=source, items=items, errors=errors)
 
 
 def write_suite(items: list[Any], path: str | Path) -> Path:

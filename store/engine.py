@@ -5,11 +5,13 @@ emits ``BEGIN`` itself so that DDL and reads are transactional (the ``sqlite3`` 
 would autocommit migrations statement by statement), and a connection can ask for ``BEGIN
 IMMEDIATE`` (``SQLITE_BEGIN_OPTION``: ``session(engine, write=True)``, migrations) to take the
 write lock up front. PostgreSQL engines get a 5 s connect timeout (unless the URL sets one) and a
-pre-ping.
+pre-ping. Both write JSON columns as strict JSON: a non-finite float becomes the string ``"NaN"``,
+``"Infinity"`` or ``"-Infinity"`` (`store.jsonsafe`), never a ``NaN`` token PostgreSQL refuses.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +21,7 @@ from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 
 from store.dburl import mask_url, one_line, parse_url, sqlite_file
 from store.errors import DatabaseURLError, StoreError
+from store.jsonsafe import encode_nonfinite
 
 __all__ = ["CONNECT_TIMEOUT_S", "SQLITE_BEGIN_OPTION", "check_connection", "create_store_engine"]
 
@@ -44,8 +47,17 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}" if mode in ("IMMEDIATE", "EXCLUSIVE") else "BEGIN")
 
 
+def _json_serializer(value: Any) -> str:
+    """How JSON columns are written: strict JSON, non-finite floats as the strings of `store.jsonsafe`
+    (``json.dumps`` would write ``NaN``, which PostgreSQL refuses and other readers choke on)."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(encode_nonfinite(value), allow_nan=False)
+
+
 def _engine_kwargs(url: URL) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"json_serializer": _json_serializer}
     if url.get_backend_name() == "postgresql":
         kwargs["pool_pre_ping"] = True
         if url.get_driver_name() in ("psycopg", "psycopg2") and "connect_timeout" not in url.query:

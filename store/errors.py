@@ -9,6 +9,8 @@ error it can react to. Anything else escaping is a bug.
     ├── ModelLoadError              a model cannot be found, fetched or loaded
     ├── AddressError                a unit or site address is malformed or out of range
     ├── InputError                  a request's input is unusable (empty text, bad corpus file, bad intervention)
+    │   └── FileAccessError         a file a request names may not be read: outside the data roots, missing,
+    │                               not a regular file, too large, or a line too long (``tools.files``)
     ├── StoreError                  the database cannot be reached, migrated or written
     │   ├── ConstraintError         a write broke a unique or foreign-key constraint
     │   └── DatabaseURLError        the database URL is malformed (also a ConfigError)
@@ -40,6 +42,15 @@ class AddressError(AutointerpError):
 
 class InputError(AutointerpError):
     """A request's input is unusable (empty text, a corpus file that is not UTF-8, bad intervention)."""
+
+
+class FileAccessError(InputError):
+    """A file a request names may not be read (``tools.files.FileAccess``).
+
+    Under a confined policy (the API, its jobs, the workers) one message covers a path outside the data
+    roots, a missing one, a symlink that leaves them and anything but a regular file, so the answer never
+    tells whether a path exists; a file over the size cap or with an overlong line is named as such.
+    """
 
 
 class StoreError(AutointerpError):

@@ -55,6 +55,9 @@ __all__ = [
     "ModelRecordCreate",
     "ModelRecordRead",
     "Score",
+    "StoredSuite",
+    "StoredSuiteCreate",
+    "StoredSuiteRead",
     "Subject",
     "SubjectKind",
     "UTCDateTime",
@@ -458,6 +461,26 @@ class ExemplarCacheRecord(SQLModel, table=True):
     created_at: datetime = _created_at()
 
 
+class StoredSuite(SQLModel, table=True):
+    """A FIND-style suite uploaded through the API (``POST /suites``): its JSON Lines as uploaded,
+    addressed as ``suite:<name>`` (or ``suite:<id>``), e.g. the subject ``suite:mine#num-parabola``.
+
+    The name is unique and a stored suite is never changed, so an address means the same functions
+    for as long as it exists; ``digest`` is the sha256 of ``content``.
+    """
+
+    __tablename__ = "stored_suite"
+    __table_args__ = (sa.UniqueConstraint("name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    digest: str
+    items: int  # valid subjects in it
+    size: int  # bytes of content (UTF-8)
+    content: str = Field(sa_type=sa.Text)
+    created_at: datetime = _created_at()
+
+
 # --------------------------------------------------------------------------------------------------
 # Boundary models (validated)
 # --------------------------------------------------------------------------------------------------
@@ -559,4 +582,33 @@ class ExemplarCacheRead(_Read):
     path: str
     digest: str
     status: CacheStatus
+    created_at: datetime
+
+
+#: An uploaded suite's name: a letter, then letters, digits, ``.``, ``_`` or ``-`` (64 at most), so it
+#: can never be mistaken for an id (digits) or a path.
+SUITE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$"
+
+
+class StoredSuiteCreate(_Boundary):
+    """A validated suite to store: its name, JSON Lines content (kept byte for byte, so line numbers
+    and the digest hold), digest and number of subjects."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    name: str = PydanticField(pattern=SUITE_NAME_PATTERN)
+    content: str = PydanticField(min_length=1)
+    digest: str = PydanticField(pattern=_SHA256)
+    items: int = PydanticField(ge=1)
+    size: int = PydanticField(ge=1)
+
+
+class StoredSuiteRead(_Read):
+    """A stored suite without its content, as handed out of the store."""
+
+    id: int
+    name: str
+    digest: str
+    items: int
+    size: int
     created_at: datetime

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from store.errors import ConfigError
 
@@ -36,6 +38,24 @@ class Settings(BaseSettings):
                          exceed ``task_time_limit`` or a slow task would run twice.
     max_attempts:        tries of a job item (a unit) before it is marked failed (poisoned).
     sweep_interval:      seconds between beat's sweeps that re-send tasks lost with the broker.
+
+    Untrusted suite-function code (``tools.functions.sandbox``):
+
+    sandbox:        ``bwrap`` (default): run it in a bubblewrap sandbox (namespaces, no capabilities),
+                    and refuse to run it where bubblewrap or namespaces are missing; ``unsafe-hook``:
+                    the operator opts in to an in-process audit hook as the only fence (not a boundary).
+    sandbox_bwrap:  path of the ``bwrap`` executable (default: ``bwrap`` found on ``PATH``).
+
+    Files a request names (``tools.files.FileAccess``; the CLI, run by the machine's own user, reads
+    any regular file it names, uncapped):
+
+    data_roots:      folders the API, API-submitted jobs and the workers may read suite, pairs and
+                     corpus files from (``AUTOINTERP_DATA_ROOTS``: a JSON list, or folders separated
+                     by ``os.pathsep``; empty: none, only uploaded suites). Default (None): the built-in
+                     suites shipped in ``evals/data/`` and ``<home>/suites``. A path is resolved,
+                     symlinks too, and must lie under one of them; a relative one is looked up in each.
+    max_file_bytes:  the largest such file the service reads (16 MiB), also the cap of an uploaded suite.
+    max_line_bytes:  the longest line it reads from one (1 MiB).
     """
 
     model_config = SettingsConfigDict(env_prefix="AUTOINTERP_", extra="ignore")
@@ -52,6 +72,25 @@ class Settings(BaseSettings):
     visibility_timeout: int = Field(7200, ge=2)
     max_attempts: int = Field(3, ge=1, le=100)
     sweep_interval: float = Field(60.0, gt=0)
+    sandbox: Literal["bwrap", "unsafe-hook"] = "bwrap"
+    sandbox_bwrap: str | None = None
+    data_roots: Annotated[list[Path] | None, NoDecode] = None
+    max_file_bytes: int = Field(16 * 2**20, ge=1)
+    max_line_bytes: int = Field(2**20, ge=1)
+
+    @field_validator("data_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        """``AUTOINTERP_DATA_ROOTS`` as a JSON list or as folders separated by ``os.pathsep``."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"data_roots is not a JSON list of folders ({exc.msg})") from None
+        return [part for part in text.split(os.pathsep) if part.strip()]
 
     @model_validator(mode="after")
     def _visibility_exceeds_time_limit(self) -> Settings:

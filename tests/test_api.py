@@ -24,9 +24,11 @@ SUITE_LINES = [
 
 
 @pytest.fixture
-def suite(tmp_path: Path) -> Path:
-    """A one-function suite file (a numeric function the builtin agent explains in seconds)."""
-    path = tmp_path / "suite.jsonl"
+def suite(home: Path) -> Path:
+    """A one-function suite file (a numeric function the builtin agent explains in seconds), in the
+    API's data roots (``<home>/suites``: the API reads no suite file outside them)."""
+    path = home / "suites" / "suite.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(line) + "\n" for line in SUITE_LINES))
     return path
 

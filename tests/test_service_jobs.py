@@ -149,7 +149,7 @@ def test_eval_job_on_a_generated_suite_runs_on_a_worker(service: Settings, tmp_p
     from workers.jobs import job_view
     from workers.service_jobs import eval_folder, submit_service_job
 
-    suite = write_suite(generate_numeric(2, seed=3), tmp_path / "numeric.jsonl")
+    suite = write_suite(generate_numeric(2, seed=3), service.home / "suites" / "numeric.jsonl")  # a data root
     with worker(service, ["gpu"]):
         job_id = submit_service_job(service, "eval", {"suite": str(suite), "agent": "builtin", "budget": 8})
         engine = open_store(service.db_url())
@@ -250,7 +250,8 @@ def test_post_investigation_with_the_celery_executor_runs_on_a_worker(
 ) -> None:
     import json
 
-    suite = tmp_path / "suite.jsonl"
+    suite = service.home / "suites" / "suite.jsonl"  # the API and the workers read suites under their data roots
+    suite.parent.mkdir(parents=True, exist_ok=True)
     line = {"id": "lin", "kind": "numeric", "code": "def f(x):\n    return 2*x + 1\n", "description": "2x+1"}
     suite.write_text(json.dumps(line) + "\n")
     with worker(service, ["gpu", "cpu"]), api(service, executor="celery") as client:

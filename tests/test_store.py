@@ -64,6 +64,7 @@ TABLES = {
     "ground_truth",
     "score",
     "exemplar_cache",
+    "stored_suite",
 }
 
 
@@ -129,7 +130,7 @@ def cache_data(model_id: int, **changes: object) -> ExemplarCacheCreate:
 
 def test_migrations_create_every_table_matching_the_models(engine: sa.Engine) -> None:
     assert table_names(engine) == TABLES
-    assert current_revision(engine) == head_revision() == "0004"
+    assert current_revision(engine) == head_revision() == "0005"
     assert schema_diff(engine) == []
 
 
@@ -168,7 +169,7 @@ def test_upgrade_from_0001_keeps_the_rows(engine: sa.Engine) -> None:
             {"t": datetime.now(UTC)},
         )
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0004"
+    assert current_revision(engine) == head_revision() == "0005"
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT kind, status FROM job")).all() == [("label", "queued")]
         columns = {c["name"] for c in sa.inspect(conn).get_columns("experiment")}

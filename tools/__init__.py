@@ -15,7 +15,9 @@ Rooms (each package's ``__init__`` says what its modules hold):
 
 At the root, what every room shares: ``registry`` (``@tool``, ``ToolSpec``, ``ToolError``),
 ``executor`` (the ``Executor`` seam and ``LocalExecutor``), ``context`` (settings, loaded models,
-the store) and ``schemas`` (result models of the runtime's queries).
+the store, the file-access policy), ``files`` (``FileAccess``: which files a request may make a tool
+read, and the bounded, streaming way every tool reads them) and ``schemas`` (result models of the
+runtime's queries).
 
 Imports point one way: ``catalog`` → ``executor``/``context``/``registry`` → the rooms →
 ``runtime``; ``tools`` imports ``store`` and never ``agent``, ``evals`` or ``workers``.

@@ -1,4 +1,5 @@
-"""What a tool runs with: settings, an explicit LRU cache of loaded models, and the store."""
+"""What a tool runs with: settings, an explicit LRU cache of loaded models, the store, and the
+file-access policy (``tools.files.FileAccess``) every file a tool reads for its caller goes through."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 
 from store.db import open_store
 from store.settings import Settings
+from tools.files import FileAccess
 from tools.runtime.loading import load_model
 from tools.runtime.model_runtime import ModelRuntime
 
@@ -46,11 +48,17 @@ class ModelCache:
 
 @dataclass
 class ToolContext:
-    """Everything a tool needs besides its arguments; one per executor (or worker process)."""
+    """Everything a tool needs besides its arguments; one per executor (or worker process).
+
+    ``files`` decides which files a tool may read for its caller (suite, pairs and corpus files):
+    local (the default; the CLI, run by the machine's own user) or confined to the data roots (what
+    the API, the jobs it submits and the workers build, from ``evals.suite.service_files``).
+    """
 
     settings: Settings = field(default_factory=Settings)
     models: ModelCache | None = None
     _engine: Engine | None = None
+    files: FileAccess = field(default_factory=FileAccess)
 
     def __post_init__(self) -> None:
         if self.models is None:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from store.errors import AutointerpError
+from store.jsonsafe import encode_nonfinite, jsonable
 from tools.context import ToolContext
 from tools.registry import ToolError, ToolRegistry, ToolSpec
 
@@ -36,7 +37,12 @@ class ToolCall(BaseModel):
 
 
 class ToolResult(BaseModel):
-    """The outcome of one call: the result as JSON, or the error the agent should read."""
+    """The outcome of one call: the result as JSON, or the error the agent should read.
+
+    ``result`` is plain JSON data: a non-finite float in it (a function's output, an activation) is
+    the string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` (`store.jsonsafe`); the tool's result
+    model reads those back as floats.
+    """
 
     call_id: str
     tool: str
@@ -134,9 +140,12 @@ def cache_scope(ctx: ToolContext, args: BaseModel) -> str | None:
         return "model:" + ctx.runtime(model).loaded.digest
     subject = getattr(args, "subject", None)
     if isinstance(subject, str) and "#" in subject:
-        path = Path(subject.rsplit("#", 1)[0])
-        if path.is_file():
-            return "suite:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        from tools.functions.suite import suite_digest
+
+        try:  # through the context's file policy and caps, like the tool's own read
+            return "suite:" + suite_digest(subject.rsplit("#", 1)[0], files=ctx.files, store=ctx.engine)
+        except AutointerpError:
+            return None
     return None
 
 
@@ -182,13 +191,13 @@ class LocalExecutor:
                         call_id=call.id,
                         tool=call.tool,
                         ok=True,
-                        result=stored,
+                        result=encode_nonfinite(stored),  # an entry written before the encoding held NaN
                         cached=True,
                         seconds=time.perf_counter() - started,
                         cache_key=key,
                     )
             result = spec.fn(self.ctx, args)
-            payload = spec.result_model.model_validate(result).model_dump(mode="json")
+            payload = jsonable(spec.result_model.model_validate(result))
             if key is not None and self.cache is not None:
                 self.cache.put(key, payload)
             return ToolResult(

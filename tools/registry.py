@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, get_type_hints
@@ -33,6 +35,56 @@ class ToolError(AutointerpError):
         super().__init__(message)
         self.tool = tool
         self.field = field
+
+
+#: Longest string a tool argument may hold, in characters (a text, an address, a path).
+MAX_ARG_CHARS = 100_000
+#: Largest magnitude of an integer argument (a signed 64-bit integer: what torch and the store take).
+MAX_ARG_INT = 2**63 - 1
+#: Deepest nesting of lists and objects in a tool's arguments.
+MAX_ARG_DEPTH = 16
+#: Problems reported at most by one ToolError (the first ones found).
+_MAX_PROBLEMS = 5
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def raw_arg_problems(value: Any, where: str = "") -> list[str]:
+    """What is wrong with raw tool arguments before any tool's model sees them, one ``where: what``
+    per problem (see `ToolSpec.parse_args`); empty when nothing is."""
+    problems: list[str] = []
+    _walk(value, where, 0, problems)
+    return problems[:_MAX_PROBLEMS]
+
+
+def _walk(value: Any, where: str, depth: int, problems: list[str]) -> None:
+    if len(problems) >= _MAX_PROBLEMS:
+        return
+    at = where or "(arguments)"
+    if isinstance(value, str):
+        if "\x00" in value:
+            problems.append(f"{at}: must not contain NUL characters (\\x00)")
+        elif _SURROGATE.search(value):
+            problems.append(f"{at}: must not contain unpaired surrogates (\\ud800-\\udfff)")
+        elif len(value) > MAX_ARG_CHARS:
+            problems.append(f"{at}: {len(value)} characters; at most {MAX_ARG_CHARS} are allowed")
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if abs(value) > MAX_ARG_INT:
+            problems.append(f"{at}: integer out of range; at most {MAX_ARG_INT} in magnitude")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            problems.append(f"{at}: must be a finite number, not {value}")
+    elif isinstance(value, dict | list | tuple):
+        if depth >= MAX_ARG_DEPTH:
+            problems.append(f"{at}: nested deeper than {MAX_ARG_DEPTH} levels")
+            return
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and ("\x00" in key or _SURROGATE.search(key) or len(key) > MAX_ARG_CHARS):
+                problems.append(f"{at}: a key holds a NUL character, a lone surrogate or too many characters")
+                continue
+            _walk(item, f"{where}.{key}" if where else str(key), depth + 1, problems)
 
 
 Queue = Literal["gpu", "cpu"]
@@ -58,10 +110,31 @@ class ToolSpec:
     cacheable: bool
 
     def parse_args(self, args: BaseModel | dict[str, Any] | str) -> BaseModel:
-        """Validate raw arguments; a ToolError names every field at fault."""
+        """Validate raw arguments; a ToolError names every field at fault.
+
+        Before the tool's own model, every raw value is checked (`raw_arg_problems`): no NUL
+        character (nor lone surrogate) in any string or key, strings of at most ``MAX_ARG_CHARS``
+        characters, integers within ±``MAX_ARG_INT``, finite floats, nesting at most
+        ``MAX_ARG_DEPTH`` deep. Every surface (the agent, the CLI, ``POST /tools/{name}``, the Celery
+        executor) parses here, so no such value reaches a model, a sandbox or the store through a
+        tool call.
+        """
         if isinstance(args, self.args_model):
             return args
         try:
+            raw: Any = args.model_dump() if isinstance(args, BaseModel) else args
+            if isinstance(raw, str):
+                try:
+                    raw = json.loads(raw)
+                except (ValueError, RecursionError):
+                    raw = None  # not JSON: the model's own parser names the problem below
+            problems = raw_arg_problems(raw) if raw is not None else []
+            if problems:
+                raise ToolError(
+                    f"invalid arguments for tool {self.name!r}: " + "; ".join(problems),
+                    tool=self.name,
+                    field=problems[0].split(":", 1)[0],
+                )
             if isinstance(args, str):
                 return self.args_model.model_validate_json(args)
             if isinstance(args, BaseModel):

@@ -16,6 +16,11 @@ task id while the holder lives is skipped. A job already claimed ``max_attempts`
 attempt that holds the claim. Beat's sweep (`sweep_service_jobs`) re-sends queued jobs whose
 message was lost and running jobs whose lease went stale, so no job stays ``running`` forever.
 
+**Files.** Jobs are the service's work: whatever submitted them, their suites (and the files their
+tools read) are read under the confined policy of ``evals.suite.service_files`` (the data roots,
+size and line caps), checked once when the job is submitted (a 4xx for the API) and again where it
+runs. An uploaded suite is ``suite:NAME``.
+
 An **investigate** job (``POST /investigations`` with ``"executor": "celery"``) is one investigation
 of one subject: `submit_investigation` checks the request cheaply (the agent exists, the subject is
 an address or a suite function; no model is loaded in the caller), stores the Job and sends
@@ -49,6 +54,7 @@ from workers.jobs import check_executor
 
 if TYPE_CHECKING:
     from agent.runner import Session
+    from tools.files import FileAccess
 
 __all__ = [
     "AUDIT_TASK",
@@ -58,6 +64,7 @@ __all__ = [
     "WATCH_TASK",
     "EvalJobParams",
     "InvestigateJobParams",
+    "check_eval_suite",
     "eval_folder",
     "execute_audit_job",
     "run_investigation_job",
@@ -84,7 +91,7 @@ class EvalJobParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    suite: str = Field(min_length=1)
+    suite: str = Field(min_length=1)  # a file under the data roots, or suite:NAME (uploaded)
     agent: str = Field("builtin", min_length=1)
     evaluator: Literal["interpret", "embedding", "llm"] = "interpret"
     limit: int | None = Field(None, ge=1)
@@ -137,6 +144,8 @@ def submit_service_job(settings: Settings, kind: str, params: dict[str, Any], ex
         return submit_label_job(settings, params, executor)
     chosen = check_executor(executor)
     canonical = validate_service_params(kind, params)
+    if kind == JobKind.eval.value:
+        check_eval_suite(settings, canonical["suite"])
     job = create_job(_engine(settings), JobCreate(kind=JobKind(kind), params=canonical))
     assert job.id is not None
     if chosen == "celery":
@@ -144,6 +153,18 @@ def submit_service_job(settings: Settings, kind: str, params: dict[str, Any], ex
     else:
         run_service_job(settings, job.id)
     return job.id
+
+
+def check_eval_suite(settings: Settings, suite: str) -> None:
+    """Refuse an eval job whose suite the workers could not run: a file outside the data roots (or
+    missing, or not a regular file: one message for all), over the size caps, or with no valid item.
+    The suite is read here under the same confined policy the workers use (``service_files``)."""
+    from evals.suite import load_suite, service_files
+
+    loaded = load_suite(suite, files=service_files(settings), store=lambda: _engine(settings))
+    if not loaded.items:
+        first = f" ({loaded.errors[0].message})" if loaded.errors else ""
+        raise InputError(f"suite {suite} has no valid items{first}")
 
 
 def _error_line(exc: BaseException) -> str:
@@ -247,6 +268,7 @@ def run_eval(settings: Settings, engine: Engine, job_id: int, params: dict[str, 
     from evals.judges import make_evaluator
     from evals.report import write_report
     from evals.runner import Runner
+    from evals.suite import service_files
 
     parsed = EvalJobParams.model_validate(params)
     runner = Runner(
@@ -255,6 +277,7 @@ def run_eval(settings: Settings, engine: Engine, job_id: int, params: dict[str, 
         make_evaluator(parsed.evaluator),
         settings=settings,
         budget=Budget(tool_calls=parsed.budget),
+        files=service_files(settings),
     )
     result = runner.run(limit=parsed.limit, progress=False)
     folder = eval_folder(settings, job_id)
@@ -290,16 +313,19 @@ class InvestigateJobParams(BaseModel):
     budget: InvestigationBudget = Field(default_factory=InvestigationBudget)
 
 
-def check_investigation_request(params: InvestigateJobParams) -> None:
+def check_investigation_request(
+    params: InvestigateJobParams, *, files: FileAccess | None = None, store: Callable[[], Engine] | None = None
+) -> None:
     """Refuse what can be refused without loading a model: an unknown agent, a subject that is neither
-    a unit address nor a readable suite function. InputError/ConfigError (one line) otherwise."""
+    a unit address nor a suite function readable under ``files`` (a file, or ``suite:NAME`` from
+    ``store()``). InputError/ConfigError (one line) otherwise."""
     from agent.runner import make_brain
     from tools.functions.suite import load_suite_function
     from tools.runtime.addresses import Unit, parse_target
 
     make_brain(params.agent)
     if "#" in params.subject:
-        load_suite_function(params.subject)
+        load_suite_function(params.subject, files=files, store=store)
         return
     if not isinstance(parse_target(params.subject), Unit):
         raise InputError(f"{params.subject} is a site, not a subject; give a unit such as {params.subject}.0")
@@ -317,7 +343,9 @@ def submit_investigation(settings: Settings, params: dict[str, Any]) -> int:
         parsed = InvestigateJobParams.model_validate(params)
     except ValidationError as exc:
         raise _one_line(exc, JobKind.investigate.value) from None
-    check_investigation_request(parsed)
+    from evals.suite import service_files
+
+    check_investigation_request(parsed, files=service_files(settings), store=lambda: _engine(settings))
     job = create_job(_engine(settings), JobCreate(kind=JobKind.investigate, params=parsed.model_dump(mode="json")))
     assert job.id is not None
     create_app(settings).send_task(INVESTIGATE_TASK, args=[job.id], queue=INVESTIGATE_QUEUE)

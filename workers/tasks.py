@@ -9,7 +9,8 @@ and an agent session — created on first use, so after a prefork fork each chil
 Tasks:
 
 - ``autointerp.run_tools(calls)`` (queue of the tools: gpu or cpu): runs a batch of tool calls
-  together with the process's `LocalExecutor`; returns one ToolResult (as JSON) per call.
+  together with the process's `LocalExecutor`; returns one ToolResult (as JSON) per call. The
+  process's tool context reads files only under the data roots (``evals.suite.service_files``).
 - ``autointerp.label_prepare(job_id)`` (gpu): build or reuse the layer's exemplar cache, then send
   one ``label_unit`` per unfinished unit.
 - ``autointerp.label_unit(job_id, item_id)`` (cpu): claim the unit and explain it. A worker that also
@@ -35,6 +36,7 @@ from celery import Celery, Task
 from sqlalchemy import Engine
 
 from agent.runner import Session
+from evals.suite import service_files
 from store.db import open_store
 from store.errors import StoreError
 from store.models import JobItem
@@ -79,10 +81,15 @@ class WorkerState:
         return open_store(self.settings.db_url())
 
     def ctx(self) -> ToolContext:
-        """The tool context with this process's model cache."""
+        """The tool context with this process's model cache; its files are confined to the data roots
+        (a worker runs what the API and other clients send it, so it reads no file outside them)."""
         with self._lock:
             if self._ctx is None:
-                self._ctx = ToolContext(settings=self.settings, models=ModelCache(self.settings, self.model_capacity))
+                self._ctx = ToolContext(
+                    settings=self.settings,
+                    models=ModelCache(self.settings, self.model_capacity),
+                    files=service_files(self.settings),
+                )
             return self._ctx
 
     def local_executor(self) -> LocalExecutor:

@@ -27,6 +27,7 @@ import numpy as np
 
 from agent.builtin.numeric_fits import Fit, choose, fit_all, num
 from agent.builtin.protocol import Call, Final, Outcome, Policy, PolicyRun, Step, fmt, hypothesis_steps
+from store.jsonsafe import decode_float
 
 __all__ = ["EXTRA_REPEATS", "GRID", "NumericAnalysis", "NumericPolicy", "analyse", "final_nmse", "with_levels"]
 
@@ -162,10 +163,13 @@ def with_levels(code: str, levels: list[tuple[float, float, float]]) -> str:
 
 
 def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    """A finite number, or None (not a number, or NaN/±inf: a point where the function is undefined).
+
+    Tool results write NaN and ±inf as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``
+    (``store.jsonsafe``); `decode_float` reads them (and numbers) back as floats.
+    """
+    number = decode_float(value)
+    return number if number is not None and math.isfinite(number) else None
 
 
 class NumericPolicy(Policy):
@@ -191,9 +195,9 @@ class NumericPolicy(Policy):
             if x is None:
                 continue
             done.append(x)
-            y = _as_float(item.get("output"))
-            if item.get("error") or y is None:
-                self.failed[x] = str(item.get("error") or f"output {item.get('output')!r}")
+            y = decode_float(item.get("output"))  # NaN and ±inf are floats again: undefined points
+            if item.get("error") or y is None or not math.isfinite(y):
+                self.failed[x] = str(item.get("error") or f"output {y if y is not None else item.get('output')!r}")
             else:
                 self.points.setdefault(x, []).append(y)
         return done

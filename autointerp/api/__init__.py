@@ -1,4 +1,4 @@
-"""The HTTP API (FastAPI): jobs, investigations, chat, explanations and tools over the same store.
+"""The HTTP API (FastAPI): jobs, investigations, chat, explanations, suites and tools over the same store.
 
 ``create_app`` builds the application; ``autointerp serve`` runs it with uvicorn. Every route but
 ``/health`` needs ``Authorization: Bearer <AUTOINTERP_API_KEY>``; the OpenAPI schema is served at

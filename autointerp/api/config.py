@@ -1,9 +1,10 @@
-"""The API's own settings: the bearer key it demands (``AUTOINTERP_API_KEY``) and where
-``POST /investigations`` runs an investigation by default (``AUTOINTERP_API_EXECUTOR``)."""
+"""The API's own settings: the bearer key it demands (``AUTOINTERP_API_KEY``), where
+``POST /investigations`` runs an investigation by default (``AUTOINTERP_API_EXECUTOR``) and the
+largest request body it reads (``AUTOINTERP_API_MAX_BODY_BYTES``)."""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from store.errors import ConfigError
@@ -11,6 +12,8 @@ from workers.jobs import ExecutorName
 
 #: Shortest API key accepted: a guessable key is worse than none.
 MIN_KEY_LENGTH = 8
+#: Default of ``AUTOINTERP_API_MAX_BODY_BYTES``: the largest request body, in bytes.
+DEFAULT_MAX_BODY_BYTES = 4 * 2**20
 
 
 class ApiSettings(BaseSettings):
@@ -20,12 +23,25 @@ class ApiSettings(BaseSettings):
     api_executor:  where ``POST /investigations`` runs an investigation when the request does not say:
                    ``local`` (in the API process, one at a time) or ``celery`` (an investigate job on
                    the workers' ``cpu`` queue).
+    api_max_body_bytes: the largest request body accepted (``AUTOINTERP_API_MAX_BODY_BYTES``, 4 MiB);
+                   a larger one is a 413, refused before it is read (``autointerp.api.limits``).
     """
 
     model_config = SettingsConfigDict(env_prefix="AUTOINTERP_", extra="ignore")
 
     api_key: SecretStr | None = None
     api_executor: ExecutorName = Field("local")
+    api_max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, le=2**31 - 1)
+
+
+def load_api_settings() -> ApiSettings:
+    """`ApiSettings` from the environment; a bad value is a one-line ConfigError naming the variable."""
+    try:
+        return ApiSettings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "AUTOINTERP_" + ".".join(str(p) for p in error["loc"]).upper()
+        raise ConfigError(f"{name}: {error['msg']}") from None
 
 
 def resolve_api_key(explicit: str | None = None) -> str:
@@ -46,5 +62,5 @@ def resolve_api_key(explicit: str | None = None) -> str:
 
 
 def _from_env() -> str | None:
-    secret = ApiSettings().api_key
+    secret = load_api_settings().api_key
     return secret.get_secret_value() if secret is not None else None

@@ -2,6 +2,9 @@
 
 =====================================  ======
 ``RequestValidationError`` (body)      422, ``detail`` = "body.units: ...; body.layer: ..."
+(path, query: ids and offsets above    422, ``detail`` = "path.job_id: ...", "query.q: must not
+2**31 - 1, NUL characters, lengths)    contain NUL characters (\\x00)"
+a body over the limit                  413 (``autointerp.api.limits``, ``AUTOINTERP_API_MAX_BODY_BYTES``)
 ``InputError``, ``AddressError``,      400
 ``ModelLoadError``, ``ToolError``,
 ``ConfigError``, ``CacheError``

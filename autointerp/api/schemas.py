@@ -6,16 +6,57 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workers.jobs import ExecutorName
 
 #: ``units`` of a label job: ``a:b`` (half-open range), ``i`` or a comma-separated list ``i,j,k``.
 UNITS_PATTERN = re.compile(r"^\s*(\d+\s*:\s*\d+|\d+(\s*,\s*\d+)*)\s*$")
 
+# ------------------------------------------------------------------------------ bounds of input
+# Every id, offset, count and index a request carries is at most MAX_INT, which both stores take
+# (a PostgreSQL ``integer``; SQLite's are 64-bit); every string has a length limit and no NUL
+# character (PostgreSQL's text and JSONB refuse it). A violation is a 422 naming the field.
+
+#: Largest integer in a path, a query or a body.
+MAX_INT = 2**31 - 1
+#: Longest model reference, suite path, subject or checkpoint (a Linux path is at most 4096 bytes).
+MAX_REF_CHARS = 4096
+#: Longest agent or tool name.
+MAX_NAME_CHARS = 256
+#: Longest search text (``q``) and unit list.
+MAX_QUERY_CHARS = 1000
+#: Longest chat message.
+MAX_MESSAGE_CHARS = 100_000
+#: Most units an audit names.
+MAX_UNITS = 10_000
+#: Most units one label job labels (a job item is stored per unit when it is submitted): a whole
+#: layer of a large model.
+MAX_LABEL_UNITS = 65_536
+
+
+def reject_nul(value: str) -> str:
+    """A string as is, or ValueError if it holds a NUL character. (A lone surrogate, which JSON's
+    ``\\ud800`` escapes can carry, is refused by pydantic's ``str`` already.)"""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (\\x00)")
+    return value
+
+
+#: A string without NUL characters (give its length limit with ``Field(max_length=...)``).
+Text = Annotated[str, AfterValidator(reject_nul)]
+#: A model reference, suite path, subject address or checkpoint: 1 to MAX_REF_CHARS characters, no NUL.
+Ref = Annotated[Text, Field(min_length=1, max_length=MAX_REF_CHARS)]
+#: An agent name (builtin, openai:<model>, ...): 1 to MAX_NAME_CHARS characters, no NUL.
+Name = Annotated[Text, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+#: A unit address in a list (L6.mlp.35).
+UnitAddress = Annotated[Text, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """A request body: unknown fields, NaN and infinities are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 # ------------------------------------------------------------------------------------------ jobs
@@ -25,23 +66,34 @@ class LabelJobRequest(_In):
     """Label the MLP neurons ``units`` of ``layer`` of ``model``: one investigation per unit, on workers."""
 
     kind: Literal["label"]
-    model: str = Field(min_length=1, description="Embedded name, model folder, .gguf file or hub id.")
-    layer: int = Field(ge=0, description="Layer whose MLP neurons are labelled.")
-    units: str = Field(description="'a:b' (half-open range), 'i', or 'i,j,k'.", examples=["0:4"])
-    agent: str = Field("builtin", min_length=1, description="builtin, openai:<model> or anthropic:<model>.")
+    model: Ref = Field(description="Embedded name, model folder, .gguf file or hub id.")
+    layer: int = Field(ge=0, le=MAX_INT, description="Layer whose MLP neurons are labelled.")
+    units: str = Field(
+        max_length=MAX_QUERY_CHARS, description="'a:b' (half-open range), 'i', or 'i,j,k'.", examples=["0:4"]
+    )
+    agent: Name = Field("builtin", description="builtin, openai:<model> or anthropic:<model>.")
     budget: int = Field(24, ge=1, le=1000, description="Tool calls per unit.")
-    seconds: float | None = Field(None, gt=0, description="Wall-clock budget per unit (default 900).")
-    max_tokens: int | None = Field(None, ge=1_000, description="Corpus tokens of the layer's exemplar cache.")
+    seconds: float | None = Field(None, gt=0, le=86_400, description="Wall-clock budget per unit (default 900).")
+    max_tokens: int | None = Field(
+        None, ge=1_000, le=MAX_INT, description="Corpus tokens of the layer's exemplar cache."
+    )
 
     @field_validator("units")
     @classmethod
     def _units_syntax(cls, value: str) -> str:
         if not UNITS_PATTERN.match(value):
-            raise ValueError(f"units {value!r} is not 'a:b', 'i' or 'i,j,k' (non-negative integers)")
+            raise ValueError(f"units {value[:40]!r} is not 'a:b', 'i' or 'i,j,k' (non-negative integers)")
+        if any(int(n) > MAX_INT for n in re.findall(r"\d+", value)):
+            raise ValueError(f"units {value[:40]!r}: a unit index is above {MAX_INT}")
         if ":" in value:
             start, stop = (int(p) for p in value.split(":"))
             if stop <= start:
                 raise ValueError(f"units {value!r} is an empty range; the end must exceed the start")
+            count = stop - start
+        else:
+            count = value.count(",") + 1
+        if count > MAX_LABEL_UNITS:
+            raise ValueError(f"units {value[:40]!r} names {count} units; a job labels at most {MAX_LABEL_UNITS}")
         return value.replace(" ", "")
 
 
@@ -49,15 +101,17 @@ class AuditJobRequest(_In):
     """Audit a candidate checkpoint against a baseline (see ``workers.audit``)."""
 
     kind: Literal["audit"]
-    model: str | None = Field(None, description="Name the audit is filed under (default: the baseline).")
-    baseline: str = Field(min_length=1, description="Baseline model folder or name.")
-    candidate: str = Field(min_length=1, description="Candidate checkpoint folder or name.")
-    units: list[str] | None = Field(None, description="Unit addresses to audit, e.g. ['L1.mlp.3'].")
+    model: Ref | None = Field(None, description="Name the audit is filed under (default: the baseline).")
+    baseline: Ref = Field(description="Baseline model folder or name.")
+    candidate: Ref = Field(description="Candidate checkpoint folder or name.")
+    units: list[UnitAddress] | None = Field(
+        None, max_length=MAX_UNITS, description="Unit addresses to audit, e.g. ['L1.mlp.3']."
+    )
     tracked: bool = Field(False, description="Audit the units with stored explanations of the baseline.")
     explain: bool = Field(True, description="Re-explain the units that changed.")
     tau: float = Field(0.5, gt=0, description="Changed if |Δmean| / baseline std exceeds this.")
     jaccard_min: float = Field(0.5, ge=0, le=1, description="Changed if the top-k exemplar Jaccard is below this.")
-    agent: str = Field("builtin", min_length=1, description="Agent for the re-explanations.")
+    agent: Name = Field("builtin", description="Agent for the re-explanations.")
 
     @model_validator(mode="after")
     def _one_unit_source(self) -> AuditJobRequest:
@@ -70,10 +124,13 @@ class EvalJobRequest(_In):
     """Run a FIND-style benchmark suite with an agent and score it."""
 
     kind: Literal["eval"]
-    suite: str = Field(min_length=1, description="Path of the suite (JSON Lines) on the workers.")
-    agent: str = Field("builtin", min_length=1)
+    suite: Ref = Field(
+        description="A suite file under the data roots (e.g. sample.jsonl; GET /suites lists them) or an "
+        "uploaded suite, suite:NAME."
+    )
+    agent: Name = "builtin"
     evaluator: Literal["interpret", "embedding", "llm"] = "interpret"
-    limit: int | None = Field(None, ge=1)
+    limit: int | None = Field(None, ge=1, le=MAX_INT)
 
 
 JobRequest = Annotated[LabelJobRequest | AuditJobRequest | EvalJobRequest, Field(discriminator="kind")]
@@ -111,15 +168,18 @@ class BudgetIn(_In):
 
     tool_calls: int = Field(24, ge=1, le=1000)
     seconds: float = Field(900.0, gt=0, le=86_400)
-    tokens: int = Field(400_000, ge=1)
+    tokens: int = Field(400_000, ge=1, le=MAX_INT)
 
 
 class InvestigationRequest(_In):
     """Investigate one subject with an agent."""
 
-    subject: str = Field(min_length=1, description="Unit address (L6.mlp.35) or suite.jsonl#ID.")
-    model: str | None = Field(None, description="Model of a unit subject (default: the embedded model).")
-    agent: str = Field("builtin", min_length=1, description="builtin, openai:<model> or anthropic:<model>.")
+    subject: Ref = Field(
+        description="Unit address (L6.mlp.35), or a suite function: FILE#ID (a file under the data roots) or "
+        "suite:NAME#ID (an uploaded suite)."
+    )
+    model: Ref | None = Field(None, description="Model of a unit subject (default: the embedded model).")
+    agent: Name = Field("builtin", description="builtin, openai:<model> or anthropic:<model>.")
     budget: BudgetIn = Field(default_factory=BudgetIn)
     executor: ExecutorName | None = Field(
         None,
@@ -159,10 +219,14 @@ class InvestigationRecordOut(BaseModel):
 class ChatRequest(_In):
     """One chat turn. For ``POST /chat/new`` also give ``subject`` (and ``model``, ``agent``)."""
 
-    message: str = Field("", description="What to ask; may be empty on a new thread (it investigates first).")
-    subject: str | None = None
-    model: str | None = None
-    agent: str = Field("builtin", min_length=1)
+    message: Text = Field(
+        "",
+        max_length=MAX_MESSAGE_CHARS,
+        description="What to ask; may be empty on a new thread (it investigates first).",
+    )
+    subject: Ref | None = None
+    model: Ref | None = None
+    agent: Name = "builtin"
     budget: int = Field(40, ge=1, le=1000, description="Tool calls allowed over the whole thread.")
 
 
@@ -204,6 +268,35 @@ class ToolRun(BaseModel):
     result: dict[str, Any]
     cached: bool
     seconds: float
+
+
+# ---------------------------------------------------------------------------------------- suites
+
+
+class SuiteUpload(_In):
+    """``POST /suites`` as JSON: a name and the suite's subjects (DESIGN §3), one object each. (The body
+    may instead be the suite's JSON Lines, any other content type, with ``?name=``.)"""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    name: str | None = Field(None, description="Unique name: a letter, then letters, digits, '.', '_' or '-'.")
+    items: list[dict[str, Any]] = Field(min_length=1, description="The subjects, one JSON object each.")
+
+
+class SuiteOut(BaseModel):
+    """A suite the service can run: uploaded (``source`` upload) or a file in its data roots (file).
+
+    ``address`` is what ``suite`` (eval jobs) takes, and ``ADDRESS#ID`` names one of its subjects.
+    """
+
+    address: str
+    source: Literal["upload", "file"]
+    name: str
+    id: int | None = None
+    items: int | None = Field(None, description="Valid subjects (uploaded suites).")
+    bytes: int
+    digest: str | None = Field(None, description="sha256 of the content (uploaded suites).")
+    created_at: datetime | None = None
 
 
 class Health(BaseModel):

@@ -56,12 +56,15 @@ class ServiceState:
             return self._engine
 
     def session(self) -> Session:
-        """The agent session (store, model cache, LocalExecutor), made on first use."""
+        """The agent session (store, model cache, LocalExecutor), made on first use. Its tool context
+        reads files only under the data roots (``evals.suite.service_files``): investigations, chat
+        and ``POST /tools/{name}`` never open a path outside them."""
         from agent.runner import Session
+        from evals.suite import service_files
 
         with self._lock:
             if self._session is None:
-                self._session = Session(self.settings)
+                self._session = Session(self.settings, files=service_files(self.settings))
             return self._session
 
     def executor(self) -> LocalExecutor:

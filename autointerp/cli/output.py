@@ -12,15 +12,22 @@ from rich.console import Console
 from rich.text import Text
 
 from store.errors import ConfigError
+from store.jsonsafe import dumps
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def to_json(result: BaseModel) -> str:
+    """``result`` as indented, strict JSON: a non-finite float is the string ``"NaN"``, ``"Infinity"``
+    or ``"-Infinity"`` (`store.jsonsafe`), never ``null`` nor a bare ``NaN`` token."""
+    return dumps(result, indent=2)
+
+
 def emit(result: BaseModel, json_path: str | None, render: Callable[[Console], None]) -> None:
     """Write ``result`` as JSON when asked; render it for a person unless the JSON goes to stdout."""
     if json_path == "-":
-        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        sys.stdout.write(to_json(result) + "\n")
         return
     render(console)
     if json_path:
@@ -28,7 +35,7 @@ def emit(result: BaseModel, json_path: str | None, render: Callable[[Console], N
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(result.model_dump_json(indent=2) + "\n")
+            tmp.write_text(to_json(result) + "\n")
             os.replace(tmp, path)
         except OSError as exc:
             raise ConfigError(f"cannot write JSON to {path}: {exc.strerror}") from exc

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from autointerp.cli.common import JSON_HELP, MODEL_HELP, settings_from
-from autointerp.cli.output import emit, err_console
+from autointerp.cli.output import emit, err_console, to_json
 from store.errors import InputError
 from tools.catalog import default_registry
 from tools.catalog.patching import IOIOut
@@ -89,7 +89,7 @@ def tools_call(
     except ValueError as exc:
         raise InputError(f"--args is not valid JSON: {exc}") from None
     result = executor(no_cache).submit(name, parsed)
-    emit(result, json_path, lambda c: c.print_json(result.model_dump_json()))
+    emit(result, json_path, lambda c: c.print_json(to_json(result)))
 
 
 def ablate_command(

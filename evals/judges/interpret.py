@@ -9,6 +9,9 @@ evaluator interprets the two description languages that can be executed without 
 * **numeric**: a formula written as ``f(x) ≈ <expression>`` or ``f(x) = <expression>`` (Python syntax;
   ``abs``, ``max``, ``min``, ``sin``, ``cos``, ``tan``, ``tanh``, ``exp``, ``log``, ``sqrt``, ``floor``,
   ``ceil``, ``pi``, ``e`` and ``^`` for powers). The option whose value is nearest the formula's wins.
+  It is computed in floats only, and a formula longer than 500 characters or 200 syntax nodes is not
+  read, so evaluating one takes microseconds whatever it says: ``f(x) ≈ 9**9**9**9`` overflows at once
+  (and, like prose, goes to the fallback) instead of computing a number with 10⁸ digits.
 * **string**: the benchmark's canonical phrasing — the phrases of `evals.generators.strings` (e.g. "reverses
   the string", "removes the first 2 characters"), chained with ", then ", optionally after "The
   function". Each clause must be one such phrase; the program they spell is run on the test input and
@@ -52,11 +55,16 @@ _NUMERIC_NAMES: dict[str, Any] = {
     "exp": math.exp,
     "log": math.log,
     "sqrt": math.sqrt,
-    "floor": math.floor,
-    "ceil": math.ceil,
+    "floor": lambda v: float(math.floor(v)),
+    "ceil": lambda v: float(math.ceil(v)),
     "pi": math.pi,
     "e": math.e,
 }
+#: Longest formula read, in characters, and most syntax-tree nodes in it: beyond these it is not a
+#: formula a person wrote, and every prefix would be parsed (the evaluator must stay fast).
+MAX_FORMULA_CHARS = 500
+MAX_FORMULA_NODES = 200
+_POW = "__pow"
 _ALLOWED_NODES = (
     ast.Expression,
     ast.BinOp,
@@ -153,21 +161,57 @@ def interpret_string(description: str) -> Callable[[str], str] | None:
     return lambda x: run_code(code, x)
 
 
+def _float_pow(base: float, exponent: float) -> float:
+    """``base ** exponent`` in floats: an overflow raises at once (ints would compute 9**9**9 exactly)."""
+    value = float(base) ** float(exponent)
+    if not isinstance(value, float):  # a negative base to a fractional power is complex
+        raise ValueError("math domain error")
+    return value
+
+
+class _Floats(ast.NodeTransformer):
+    """Evaluate in floats only: number literals become floats and ``**`` becomes `_float_pow`."""
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+            raise ValueError("not a number")
+        return ast.copy_location(ast.Constant(float(node.value)), node)  # OverflowError for a huge int
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow):
+            call = ast.Call(func=ast.Name(_POW, ast.Load()), args=[node.left, node.right], keywords=[])
+            return ast.copy_location(call, node)
+        return node
+
+
 def _safe_formula(expression: str) -> ast.Expression | None:
+    """The formula as an expression that evaluates in bounded time, or None.
+
+    Only the names of ``_NUMERIC_NAMES`` and ``x``, at most ``MAX_FORMULA_NODES`` nodes, and numbers
+    that are floats: every operation is one float operation, so ``9**9**9**9`` overflows at once
+    (OverflowError: the option is then chosen by the fallback) instead of computing a huge integer.
+    """
     text = expression.strip().rstrip(".,").replace("^", "**").replace("−", "-").replace("·", "*")
     text = re.sub(r"\bmath\.", "", text)
+    if len(text) > MAX_FORMULA_CHARS:
+        return None
     try:
         tree = ast.parse(text, mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED_NODES):
+    for count, node in enumerate(ast.walk(tree), start=1):
+        if count > MAX_FORMULA_NODES or not isinstance(node, _ALLOWED_NODES):
             return None
         if isinstance(node, ast.Name) and node.id != "x" and node.id not in _NUMERIC_NAMES:
             return None
         if isinstance(node, ast.Attribute):
             return None
-    return tree
+    try:
+        floats = _Floats().visit(tree)
+    except (ValueError, OverflowError):
+        return None
+    return ast.fix_missing_locations(floats) if isinstance(floats, ast.Expression) else None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -176,7 +220,7 @@ def interpret_numeric(description: str) -> Callable[[float], float] | None:
     match = _FORMULA.search(description)
     if match is None:
         return None
-    expression = match.group(1)
+    expression = match.group(1)[:MAX_FORMULA_CHARS]
     # a formula ends where prose starts: try the longest prefix that parses
     words = expression.split(" ")
     for end in range(len(words), 0, -1):
@@ -185,7 +229,7 @@ def interpret_numeric(description: str) -> Callable[[float], float] | None:
             code = compile(tree, "<description formula>", "eval")
 
             def formula(x: float, code: Any = code) -> float:
-                return float(eval(code, {"__builtins__": {}}, {**_NUMERIC_NAMES, "x": x}))
+                return float(eval(code, {"__builtins__": {}}, {**_NUMERIC_NAMES, _POW: _float_pow, "x": float(x)}))
 
             return formula
     return None

@@ -27,7 +27,9 @@ class AblateArgs(BaseModel):
         "activations from another text, position by position).",
     )
     texts: list[str] | None = Field(None, max_length=512, description="Texts to measure on.")
-    dataset: str | None = Field(None, description="Or a corpus: 'builtin', a .txt/.jsonl file.")
+    dataset: str | None = Field(
+        None, description="Or a corpus: 'builtin', a .txt/.jsonl file (over the API, a file under the data roots)."
+    )
     n_texts: int = Field(16, ge=1, le=512, description="Texts drawn from the dataset.")
     metric: MetricSpec = Field(default_factory=MetricSpec)
     seed: int = 0
@@ -62,7 +64,11 @@ def ablate(ctx: ToolContext, args: AblateArgs) -> AblateOut:
     ablating a unit that matters for the behaviour moves the metric, ablating nothing does not."""
     runtime = ctx.runtime(args.model)
     metric = MetricFn(args.metric, runtime.loaded.tokenizer)
-    texts = args.texts if args.texts is not None else corpus_texts(args.dataset or "", args.n_texts, args.seed)
+    texts = (
+        args.texts
+        if args.texts is not None
+        else corpus_texts(args.dataset or "", args.n_texts, args.seed, files=ctx.files)
+    )
     if not texts:
         raise ToolError("the dataset gave no texts", tool="ablate", field="dataset")
     baseline = measure(runtime, metric, texts, [])

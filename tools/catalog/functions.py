@@ -13,7 +13,10 @@ from tools.registry import ToolError, tool
 class CallFunctionArgs(BaseModel):
     """Arguments of ``call_function``."""
 
-    subject: str = Field(description="The function's address: path/to/suite.jsonl#ID.")
+    subject: str = Field(
+        description="The function's address: path/to/suite.jsonl#ID (over the API, a file under the data "
+        "roots), or suite:NAME#ID for a suite uploaded with POST /suites."
+    )
     inputs: list[float | str] = Field(min_length=1, max_length=1000, description="Inputs, one call each.")
     timeout_s: float = Field(10.0, gt=0, le=120, description="Wall-clock limit for the whole batch.")
 
@@ -34,7 +37,7 @@ def call_function(ctx: ToolContext, args: CallFunctionArgs) -> CallFunctionOut:
     memory blow-up ends the batch with an error and the outputs finished before it. Results are
     never cached, so repeated calls show the function's randomness. Entity subjects (synthetic
     neurons on text) take strings and return each input's activation in [0, 1]."""
-    function = load_suite_function(args.subject)
+    function = load_suite_function(args.subject, files=ctx.files, store=ctx.engine)
     if function.kind == "entity":
         from tools.functions.entity_neuron import EntityNeuron
 

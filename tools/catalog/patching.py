@@ -18,7 +18,11 @@ class PatchArgs(BaseModel):
     corrupt: str | None = Field(None, description="Corrupt prompt of the same token length.")
     target: str | None = Field(None, description="Answer token on the clean prompt, e.g. ' Mary' (one token).")
     foil: str | None = Field(None, description="Competing token, e.g. ' John' (one token).")
-    pairs: str | None = Field(None, description="Or a JSONL file of {clean, corrupt, target, foil} pairs.")
+    pairs: str | None = Field(
+        None,
+        description="Or a JSONL file of {clean, corrupt, target, foil} pairs (over the API, a file under the "
+        "data roots).",
+    )
     site: PatchSite = "resid_pre"
     method: PatchMethod = "exact"
 
@@ -41,7 +45,7 @@ def patch_activations(ctx: ToolContext, args: PatchArgs) -> PatchResult:
     attribution is a first-order estimate from one backward pass."""
     runtime = ctx.runtime(args.model)
     if args.pairs is not None:
-        pairs = load_pairs_jsonl(args.pairs)
+        pairs = load_pairs_jsonl(args.pairs, files=ctx.files)
         return patch(
             runtime,
             [p.clean for p in pairs],

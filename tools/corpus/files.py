@@ -1,20 +1,25 @@
 """Corpora read from local files: plain text (`TextFileCorpus`) and JSON Lines (`JsonlCorpus`).
 
 Both validate eagerly in their constructors (existence, UTF-8, at least one document, well-formed
-JSON) so that a bad file is reported before any expensive work starts.
+JSON) so that a bad file is reported before any expensive work starts. Given a `FileAccess`
+(``tools.files``; a tool passes its context's), every open goes through it: the file must be one the
+policy allows, regular, and within its size cap, checked again at each open; without one (the local
+user's own commands, e.g. ``cache build``) any regular file is read.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from store.errors import InputError
 from tools.corpus.base import Corpus
+from tools.files import FileAccess
 
 _CHUNK = 1 << 20
 
@@ -29,16 +34,17 @@ def check_file(path: Path) -> None:
         raise InputError(f"corpus path is not a regular file: {path}")
 
 
-def check_utf8(path: Path) -> str:
+def check_utf8(path: Path, opener: Callable[[], IO[bytes]] | None = None) -> str:
     """Decode the whole file as UTF-8 in chunks and return the sha256 hex digest of its bytes.
 
-    Raises `InputError` naming the file, the first invalid byte, and its byte offset.
+    ``opener`` opens the file for binary reading (default: ``path.open("rb")``). Raises `InputError`
+    naming the file, the first invalid byte, and its byte offset.
     """
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     sha = hashlib.sha256()
     offset = 0  # bytes consumed before the current chunk
     try:
-        with path.open("rb") as f:
+        with (opener or (lambda: path.open("rb")))() as f:
             while True:
                 chunk = f.read(_CHUNK)
                 pending = len(decoder.getstate()[0])  # bytes of an unfinished character
@@ -61,16 +67,40 @@ def check_utf8(path: Path) -> str:
     return sha.hexdigest()
 
 
-class TextFileCorpus(Corpus):
+def _check(path: Path, files: FileAccess | None) -> None:
+    """`check_file`, or the policy's check when there is one."""
+    if files is None:
+        check_file(path)
+    else:
+        files.resolve(path, "corpus file")
+
+
+class _FileBacked:
+    """Opening the corpus file, through the access policy when there is one."""
+
+    path: Path
+    files: FileAccess | None
+
+    def _open_bytes(self) -> IO[bytes]:
+        if self.files is not None:
+            return self.files.open(self.path, "corpus file")
+        return self.path.open("rb")
+
+    def _open_text(self) -> io.TextIOWrapper:
+        return io.TextIOWrapper(self._open_bytes(), encoding="utf-8-sig")
+
+
+class TextFileCorpus(_FileBacked, Corpus):
     """A UTF-8 text file. Documents are separated by blank lines; a file without any blank line
     has one document per non-empty line. Lines inside a document keep their newlines."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, files: FileAccess | None = None) -> None:
         """Validate the file (exists, UTF-8, has a document) and decide how it splits."""
         self.path = Path(path)
         self.spec = str(path)
-        check_file(self.path)
-        self._digest = check_utf8(self.path)
+        self.files = files
+        _check(self.path, files)
+        self._digest = check_utf8(self.path, self._open_bytes)
         self._paragraphs = self._has_blank_line_between_text()
         if next(self.texts(), None) is None:
             raise InputError(f"corpus file contains no documents (only whitespace): {self.path}")
@@ -78,7 +108,7 @@ class TextFileCorpus(Corpus):
     def _has_blank_line_between_text(self) -> bool:
         seen_text = False
         blank_after_text = False
-        with self.path.open(encoding="utf-8-sig") as f:
+        with self._open_text() as f:
             for line in f:
                 if line.strip():
                     if blank_after_text:
@@ -90,7 +120,7 @@ class TextFileCorpus(Corpus):
 
     def texts(self) -> Iterator[str]:
         """Yield the documents (paragraphs, or lines when the file has no blank lines)."""
-        with self.path.open(encoding="utf-8-sig") as f:
+        with self._open_text() as f:
             if not self._paragraphs:
                 for line in f:
                     if line.strip():
@@ -111,18 +141,19 @@ class TextFileCorpus(Corpus):
         return self._digest
 
 
-class JsonlCorpus(Corpus):
+class JsonlCorpus(_FileBacked, Corpus):
     """A JSON Lines file: each non-blank line an object whose `field` (default ``"text"``) holds
     a document. A ``.json`` file holding one top-level array of such objects is accepted too.
     Empty strings are skipped. `count` is the number of documents."""
 
-    def __init__(self, path: str | Path, field: str = "text") -> None:
+    def __init__(self, path: str | Path, field: str = "text", *, files: FileAccess | None = None) -> None:
         """Validate every record eagerly; errors name the line (or array item) at fault."""
         self.path = Path(path)
         self.field = field
         self.spec = str(path)
-        check_file(self.path)
-        self._digest = check_utf8(self.path)
+        self.files = files
+        _check(self.path, files)
+        self._digest = check_utf8(self.path, self._open_bytes)
         if field != "text":
             self._digest = hashlib.sha256(f"{self._digest}|field={field}".encode()).hexdigest()
         self._array = self.path.suffix.lower() == ".json" and self._starts_with_bracket()
@@ -131,7 +162,7 @@ class JsonlCorpus(Corpus):
             raise InputError(f"corpus file contains no documents (no non-empty {field!r} values): {path}")
 
     def _starts_with_bracket(self) -> bool:
-        with self.path.open(encoding="utf-8-sig") as f:
+        with self._open_text() as f:
             while chunk := f.read(4096):
                 stripped = chunk.lstrip()
                 if stripped:
@@ -153,7 +184,7 @@ class JsonlCorpus(Corpus):
         if self._array:
             yield from self._array_texts()
             return
-        with self.path.open(encoding="utf-8-sig") as f:
+        with self._open_text() as f:
             for number, line in enumerate(f, 1):
                 if not line.strip():
                     continue
@@ -166,7 +197,7 @@ class JsonlCorpus(Corpus):
                     yield text
 
     def _array_texts(self) -> Iterator[str]:
-        with self.path.open(encoding="utf-8-sig") as f:
+        with self._open_text() as f:
             try:
                 items = json.load(f)
             except json.JSONDecodeError as exc:

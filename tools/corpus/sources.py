@@ -18,6 +18,7 @@ from tools.corpus.base import Corpus
 from tools.corpus.builtin.generator import GENERATOR_VERSION, generate
 from tools.corpus.files import JsonlCorpus, TextFileCorpus, check_file
 from tools.corpus.hf import HF_PREFIX, HFDatasetCorpus
+from tools.files import FileAccess
 
 __all__ = [
     "BUILTIN_MIN_TOKENS",
@@ -83,13 +84,15 @@ def _parse_builtin(spec: str, seed: int) -> BuiltinCorpus:
     return BuiltinCorpus(seed=values["seed"], min_tokens=values["min_tokens"])
 
 
-def load_corpus(spec: str, *, seed: int = 0, text_field: str = "text") -> Corpus:
+def load_corpus(spec: str, *, seed: int = 0, text_field: str = "text", files: FileAccess | None = None) -> Corpus:
     """Open the corpus named by `spec`, validating it before returning.
 
     `seed` applies to ``builtin`` (``builtin:seed=N`` overrides it); `text_field` names the text
-    field of JSON Lines files. Raises `InputError` with a one-line message for a missing file, a
-    directory, a file that is not UTF-8 (with the byte offset), an empty file, a malformed JSON
-    Lines record (with its line number), an unknown builtin option, or an unusable ``hf:`` spec.
+    field of JSON Lines files; a file is read through `files` (a tool's access policy; None: any
+    regular file, for the local user's own commands). Raises `InputError` with a one-line message
+    for a missing file, a directory, a file that is not UTF-8 (with the byte offset), an empty file,
+    a malformed JSON Lines record (with its line number), an unknown builtin option, an unusable
+    ``hf:`` spec, or (`FileAccessError`) a file the policy does not allow.
     """
     spec = spec.strip()
     if not spec:
@@ -98,8 +101,11 @@ def load_corpus(spec: str, *, seed: int = 0, text_field: str = "text") -> Corpus
         return _parse_builtin(spec, seed)
     if spec.startswith(HF_PREFIX):
         return HFDatasetCorpus(spec)
-    path = Path(spec).expanduser()
-    check_file(path)
+    if files is not None:
+        path = files.resolve(spec, "corpus file")
+    else:
+        path = Path(spec).expanduser()
+        check_file(path)
     if path.suffix.lower() in _JSON_SUFFIXES:
-        return JsonlCorpus(path, field=text_field)
-    return TextFileCorpus(path)
+        return JsonlCorpus(path, field=text_field, files=files)
+    return TextFileCorpus(path, files=files)

@@ -10,6 +10,7 @@ import torch
 from store.errors import InputError
 from tools.corpus.sources import load_corpus
 from tools.effects.metrics import MetricFn
+from tools.files import FileAccess
 from tools.runtime.interventions import Intervention
 from tools.runtime.model_runtime import ModelRuntime
 
@@ -17,10 +18,11 @@ AblationMethod = Literal["zero", "mean", "resample"]
 DATASET_CHARS = 400  # texts drawn from a dataset are cut to their first 400 characters
 
 
-def corpus_texts(dataset: str, count: int, seed: int = 0) -> list[str]:
-    """The first ``count`` non-empty documents of a corpus spec, each cut to ``DATASET_CHARS``."""
+def corpus_texts(dataset: str, count: int, seed: int = 0, *, files: FileAccess | None = None) -> list[str]:
+    """The first ``count`` non-empty documents of a corpus spec, each cut to ``DATASET_CHARS``; a file
+    is read through ``files`` (None: unrestricted, the local user's own call)."""
     texts: list[str] = []
-    for doc in load_corpus(dataset, seed=seed).texts():
+    for doc in load_corpus(dataset, seed=seed, files=files).texts():
         if doc.strip():
             texts.append(doc[:DATASET_CHARS])
         if len(texts) >= count:

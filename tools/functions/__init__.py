@@ -2,8 +2,8 @@
 
 | module | what |
 |---|---|
-| ``suite`` | reading suite files (JSON Lines, ``PATH#ID`` addresses) into ``SuiteFunction`` |
-| ``sandbox`` | running untrusted function source on a batch of inputs in a separate, fenced process |
+| ``suite`` | reading suites (``PATH#ID``, or ``suite:NAME#ID`` when uploaded) into ``SuiteFunction`` |
+| ``sandbox`` | running untrusted function source on a batch of inputs in a bubblewrap sandbox (OS namespaces) |
 | ``sandbox_child`` | the program the sandbox's child interpreter runs (read as text, never imported) |
 | ``entity_neuron`` | synthetic entity neurons: a sentence embedder's similarity to a concept, squashed to [0, 1] |
 """

@@ -1,45 +1,75 @@
 """Run untrusted suite-function source (DESIGN §3) on a batch of inputs in a separate, fenced process.
 
 ``run_function(code, inputs)`` starts a fresh child interpreter per call (``python -I -S -B``, so no
-site-packages, no project, no ``PYTHON*`` variables; about 20 ms on a quiet machine), sends it the source
-and the inputs, and reads back one result line per input as each finishes. A hang, a memory blow-up or a crash therefore
-ends only that call: the parent kills the child's whole process group and reports what finished.
+site-packages, no project, no ``PYTHON*`` variables), sends it the source and the inputs, and reads back
+one result line per input as each finishes. A hang, a memory blow-up or a crash therefore ends only that
+call: the parent kills the child and reports what finished.
 
-What the child does before the user's code runs, most important first (``SandboxResult.isolation`` lists
-what took effect on this machine):
+**The boundary is the operating system** (``AUTOINTERP_SANDBOX=bwrap``, the default). The child is
+started through bubblewrap (``bwrap``, found on ``PATH`` or at ``AUTOINTERP_SANDBOX_BWRAP``):
 
-* **resource limits** (always): ``RLIMIT_AS`` = the memory cap, ``RLIMIT_CPU`` = timeout + 1 s,
+* **its own mount namespace** whose root is an empty tmpfs, remounted read-only, holding only read-only
+  binds of what the interpreter needs: the resolved executable, its standard library (with any
+  ``site-packages``/``dist-packages`` inside it, and inside ``/usr/lib``, covered by empty read-only
+  tmpfs mounts), ``libpython``, ``/usr/lib`` and ``/usr/lib64`` (``/lib``, ``/lib64`` as on the host),
+  ``/etc/ld.so.cache``, and the packages of ``IMPORTABLE_PACKAGES`` (numpy with ``numpy.libs``) at
+  ``/site``; plus a fresh tmpfs working directory ``/sandbox`` (the only writable place, capped at
+  max(1 MiB, 4 × ``max_file_bytes``)), a new ``/proc`` of the child's own pid namespace (the service's
+  processes are invisible; ``/proc/sys`` is not writable), and bwrap's minimal ``/dev`` (null, zero,
+  full, random, urandom, tty, a private devpts). Nothing else exists inside: not ``/etc/passwd`` or
+  ``/etc/shadow``, not the project, ``$AUTOINTERP_HOME`` and the store, ``/home``, ``/tmp``, nor anything
+  of ``/root`` but the interpreter's own folders where it is installed there (pyenv).
+* **new pid, network, IPC and UTS namespaces** (and cgroup, where the kernel has it): the network
+  namespace holds only a loopback, so nothing (not Redis on 127.0.0.1, not the internet) can be
+  reached; ``--die-with-parent``, ``--new-session``, and an environment cleared to
+  ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` = 1 (bwrap adds ``PWD``).
+* **no privileges**: when the service runs as root, bwrap keeps only ``CAP_SETUID``, ``CAP_SETGID``
+  and ``CAP_SETPCAP`` for the child, which empties its capability bounding set and becomes
+  ``nobody`` (uid/gid 65534, no groups) before it reads any user code, so the code runs with every
+  capability set empty; otherwise bwrap runs unprivileged with a user namespace that maps uid/gid 65534
+  to the service's user, ``--disable-userns``, ``--cap-drop ALL``. The child checks
+  ``/proc/self/status`` and refuses to go on while any capability is left. ``PR_SET_NO_NEW_PRIVS`` is set.
+* **a seccomp filter** (compiled once per service process with libseccomp through ``pyseccomp``, loaded
+  by the child right before the user's code) that fails with ``EPERM``: ``ptrace``,
+  ``process_vm_readv/writev``, ``pidfd_open``/``pidfd_getfd``; ``mount``, ``umount2``, ``pivot_root``,
+  ``chroot`` and the new mount API; ``unshare``, ``setns``, ``clone`` with any namespace flag or
+  without ``CLONE_THREAD`` (no new processes; ``clone3`` gets ``ENOSYS`` so libc falls back to
+  ``clone``), ``fork``, ``vfork``, ``execve``, ``execveat``; ``keyctl``, ``add_key``, ``request_key``,
+  ``bpf``, ``perf_event_open``, ``userfaultfd``, ``io_uring_*``; ``init_module``, ``finit_module``,
+  ``delete_module``, ``kexec_load``, ``kexec_file_load``, and other system-wide switches; the file-handle
+  calls; ``ioctl(TIOCSTI)``; ``socket`` for every family but ``AF_UNIX``. System calls of another
+  architecture or ABI (i386, x32) kill the process (``SIGSYS``). Where libseccomp or ``pyseccomp`` is
+  missing the filter is left out (``SandboxResult.isolation`` then lacks ``seccomp``) and the namespaces
+  remain the boundary.
+* **resource limits**: ``RLIMIT_AS`` = the memory cap, ``RLIMIT_CPU`` = timeout + 1 s,
   ``RLIMIT_NOFILE`` = 32, ``RLIMIT_FSIZE`` = ``max_file_bytes`` (0: no file can be written to; writing
-  raises ``OSError`` instead of killing the process), ``RLIMIT_CORE`` = 0, ``RLIMIT_NPROC`` = 0 (no
-  fork, no threads). ``RLIMIT_NPROC`` counts per *user* and never binds uid 0, so it only works together
-  with the uid drop below, or when the service does not run as root.
-* **a private, empty network namespace** (``unshare(CLONE_NEWNET)`` via ctypes; as root, or through
-  ``CLONE_NEWUSER`` where unprivileged user namespaces are allowed): no interface but a downed
-  loopback, so nothing (not Redis on 127.0.0.1, not the internet) can be reached, whatever the code does.
-* **uid drop** (when running as root): the child becomes ``nobody``, owns only its fresh temporary
-  working directory, and cannot signal, ptrace or write the service's files. Where the interpreter's
-  standard library is not world-readable (e.g. under ``/root``), the child keeps only
-  ``CAP_DAC_READ_SEARCH`` so it can still import it: it can then read, but not write, any file.
-  ``PR_SET_NO_NEW_PRIVS`` and ``PR_SET_PDEATHSIG(SIGKILL)`` are set too.
-* **an audit hook** (``sys.addaudithook``; user code cannot remove it) that raises ``PermissionError``
-  for: opening or listing paths outside the working directory, the standard library and the
-  importable packages; writing or changing anything outside the working directory; every
-  ``socket.*`` and ``ctypes.*`` event; ``subprocess.Popen``, ``os.system``, ``os.exec*``,
-  ``os.spawn*``, ``os.posix_spawn``, ``os.fork``, ``os.kill``, ``os.symlink``, ``os.link``;
-  ``resource.setrlimit``; importing ``_posixsubprocess``. It is the only network fence where namespaces
-  are not permitted, and the only read fence for world-readable files (or for any file, under
-  ``CAP_DAC_READ_SEARCH``); it is **best effort**: CPython cannot be sandboxed from inside, and a
-  determined attacker may find C-level routes the hook does not see. The kernel-level layers hold.
+  raises ``OSError``), ``RLIMIT_CORE`` = 0, ``RLIMIT_NPROC`` = 0 (no fork, no threads: counted for the
+  unprivileged uid).
+* **an audit hook** (``sys.addaudithook``) as defence in depth: it denies opening or listing paths
+  outside the working directory, the standard library and ``/site``, writing outside the working
+  directory, sockets, ctypes, subprocesses, exec, fork, kill and links, and imports of ``_ctypes``,
+  ``_posixsubprocess`` and a few internals, with ``PermissionError("sandbox: ... is not allowed")``.
+  It is the first fence a plain attempt meets, so its messages are the ones usually seen; hostile code
+  can switch it off (it lives in the same interpreter), and what holds then is the layers above.
 
-The child's environment is empty except ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS``
-= 1. Standard-library imports work (``math``, ``random``, ``re``, ``itertools``, ...), and so does
-``numpy`` when the service's interpreter has it (``IMPORTABLE_PACKAGES``); nothing else from
-site-packages can be imported.
+Where bwrap is missing or cannot build its namespaces (no user namespaces, a container that forbids
+``unshare``/``mount``), ``run_function`` **refuses** with a one-line ``ConfigError`` that names the fix,
+unless the operator opts in with ``AUTOINTERP_SANDBOX=unsafe-hook``: the child then starts directly
+(``SandboxResult.isolation`` begins with ``unsafe-hook``) with the rlimits, the seccomp filter, a private
+network namespace (``unshare(CLONE_NEWNET)``, where permitted), the uid drop to ``nobody`` when the
+service runs as root (keeping ``CAP_DAC_READ_SEARCH`` where the standard library is not world-readable),
+and the audit hook as the only read fence: it can then read any file its uid (or that capability) can.
+
+Standard-library imports work (``math``, ``random``, ``re``, ``itertools``, ...), and so does ``numpy``
+when the service's interpreter has it (``IMPORTABLE_PACKAGES``); nothing else from site-packages can be
+imported. A call costs one bwrap plus one interpreter start: about 20-40 ms on a 2-core machine, against
+15-25 ms for ``unsafe-hook`` (``python -m evals.perf.bench_sandbox`` measures both).
 
 Errors: a source that does not compile, raises while being defined, or defines no entry function, and
-inputs that are not JSON-able raise ``InputError``; a timeout, the memory cap, or a crash of the child
-come back as ``SandboxResult.error`` with the outcomes of the inputs that finished before it. An
-exception inside ``f`` is reported for that input only (``CallOutcome.error``).
+inputs that are not JSON-able raise ``InputError``; a sandbox that cannot be built raises ``ConfigError``
+(both reach an agent as tool errors); a timeout, the memory cap, or a crash of the child come back as
+``SandboxResult.error`` with the outcomes of the inputs that finished before it. An exception inside
+``f`` (a ``PermissionError`` of a fence included) is reported for that input only (``CallOutcome.error``).
 
 Values cross the process boundary as JSON text with Python's ``NaN``/``Infinity``/``-Infinity`` tokens,
 so non-finite floats survive the round trip; tuples come back as lists, numpy scalars and arrays as
@@ -51,6 +81,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import glob
 import importlib.util
 import json
 import marshal
@@ -60,17 +91,20 @@ import pwd
 import selectors
 import shutil
 import signal
+import site
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from store.errors import ConfigError, InputError
+from store.settings import Settings
 
 __all__ = [
     "IMPORTABLE_PACKAGES",
@@ -88,6 +122,16 @@ _MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 _MAX_INPUT_DEPTH = 64
 _STDERR_KEEP = 16 * 1024
 _CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+_NOBODY = 65534
+_WORK = "/sandbox"  # the child's working directory inside the bwrap sandbox (a fresh tmpfs)
+_SITE = "/site"  # where the importable packages are bound inside the bwrap sandbox
+_REFUSED = "cannot run untrusted function code"
+_OPT_IN = (
+    "or set AUTOINTERP_SANDBOX=unsafe-hook to run it fenced only by an in-process audit hook, "
+    "which hostile code can switch off"
+)
+#: The child's exit status when it could not finish its own set-up (the uid drop, the capability check).
+_SETUP_FAILED = 72
 
 #: Source of the child program; see tools/functions/sandbox_child.py for what it does and its protocol.
 _RUNNER = (Path(__file__).with_name("sandbox_child.py")).read_text(encoding="utf-8")
@@ -140,7 +184,7 @@ class SandboxResult(BaseModel):
     seconds: float
     isolation: list[str] = Field(
         default_factory=list,
-        description="The isolation layers that took effect in the child (see tools.functions.sandbox).",
+        description="The isolation layers that took effect, bwrap's then the child's (see tools.functions.sandbox).",
     )
 
 
@@ -156,16 +200,24 @@ def run_function(
     """
     started = time.perf_counter()
     request = _request(code, inputs, limits, entry)
-    tmp = tempfile.mkdtemp(prefix="autointerp-sandbox-")
-    try:
-        request["tmp"] = os.path.realpath(tmp)
-        data = marshal.dumps(request)
-        if len(data) > _MAX_PAYLOAD_BYTES:
-            raise InputError(f"inputs and source are {len(data)} bytes; the limit is {_MAX_PAYLOAD_BYTES}")
-        run = _Run(list(inputs), limits)
-        run.execute(data, tmp, started)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    python = _python()
+    bwrap = _bwrap()
+    request["seccomp"] = _seccomp_program()
+    run = _Run(list(inputs), limits, bwrap=bwrap is not None)
+    if bwrap is not None:
+        argv, layers = _bwrap_command(bwrap, python, limits)
+        request.update(_bwrap_request(python))
+        run.execute(_payload(request), argv, "/", {}, started, layers)
+    else:
+        tmp = tempfile.mkdtemp(prefix="autointerp-sandbox-")
+        try:
+            request.update(_hook_request(python, os.path.realpath(tmp)))
+            argv = [python, "-I", "-S", "-B", "-X", "utf8", "-c", _RUNNER]
+            run.execute(_payload(request), argv, tmp, _CHILD_ENV, started, ["unsafe-hook"])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if run.refused is not None:
+        raise ConfigError(run.refused)
     if run.fatal is not None:
         raise InputError(run.fatal)
     return SandboxResult(
@@ -178,6 +230,13 @@ def _python() -> str:
     if not sys.executable:
         raise ConfigError("cannot run the sandbox: sys.executable is empty, so there is no Python to start")
     return sys.executable
+
+
+def _payload(request: dict[str, Any]) -> bytes:
+    data = marshal.dumps(request)
+    if len(data) > _MAX_PAYLOAD_BYTES:
+        raise InputError(f"inputs and source are {len(data)} bytes; the limit is {_MAX_PAYLOAD_BYTES}")
+    return data
 
 
 def _request(code: Any, inputs: Any, limits: SandboxLimits, entry: Any) -> dict[str, Any]:
@@ -203,10 +262,7 @@ def _request(code: Any, inputs: Any, limits: SandboxLimits, entry: Any) -> dict[
                 "or lists and str-keyed dicts of them)"
             )
         plain.append(_plain(value))
-    python = _python()
-    packages = _packages() if os.path.realpath(python) == os.path.realpath(sys.executable) else {}
-    pkg_dirs = sorted({d for dirs in packages.values() for d in dirs[1:]})
-    request = {
+    return {
         "code": code,
         "entry": entry,
         "inputs": plain,
@@ -215,14 +271,261 @@ def _request(code: Any, inputs: Any, limits: SandboxLimits, entry: Any) -> dict[
         "file_bytes": limits.max_file_bytes,
         "output_chars": limits.max_output_chars,
         "stdout_chars": limits.max_stdout_chars,
+    }
+
+
+def _own_packages(python: str) -> dict[str, list[str]]:
+    """The importable packages, when the child runs this very interpreter (else none)."""
+    return _packages() if os.path.realpath(python) == os.path.realpath(sys.executable) else {}
+
+
+def _hook_request(python: str, tmp: str) -> dict[str, Any]:
+    """What the child needs in ``unsafe-hook`` mode: host paths, and the uid drop it must do itself."""
+    packages = _own_packages(python)
+    return {
+        "mode": "hook",
+        "tmp": tmp,
         "packages": {name: dirs[0] for name, dirs in packages.items()},
-        "pkg_dirs": pkg_dirs,
+        "pkg_dirs": sorted({d for dirs in packages.values() for d in dirs[1:]}),
         "site_dirs": sorted({dirs[0] for dirs in packages.values()}),
         "nobody": _nobody(),
         "ppid": os.getpid(),
-        "tmp": "",
     }
-    return request
+
+
+def _bwrap_request(python: str) -> dict[str, Any]:
+    """What the child needs in the bwrap sandbox: paths as it sees them; as root, the uid it must drop to."""
+    packages = _own_packages(python)
+    ids = (_nobody() or (_NOBODY, _NOBODY)) if os.geteuid() == 0 else None
+    return {
+        "mode": "bwrap",
+        "tmp": _WORK,
+        "packages": dict.fromkeys(packages, _SITE),
+        "pkg_dirs": sorted({f"{_SITE}/{os.path.basename(d)}" for dirs in packages.values() for d in dirs[1:]}),
+        "site_dirs": [_SITE] if packages else [],
+        "nobody": ids,
+        "ppid": None,
+    }
+
+
+def _bwrap() -> str | None:
+    """The bwrap executable to start the child with; None when the operator opted in to ``unsafe-hook``.
+
+    Raises ``ConfigError`` (one line, naming the fix) when bubblewrap is asked for but missing.
+    """
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "settings"
+        raise ConfigError(f"{_REFUSED}: AUTOINTERP_{where.upper()} is invalid: {first.get('msg')}") from None
+    if settings.sandbox == "unsafe-hook":
+        return None
+    path = settings.sandbox_bwrap or shutil.which("bwrap")
+    if path and os.path.isfile(path) and os.access(path, os.X_OK):
+        return path
+    if settings.sandbox_bwrap:
+        why = f"AUTOINTERP_SANDBOX_BWRAP={settings.sandbox_bwrap} is not an executable file"
+    else:
+        why = "bubblewrap (bwrap) is not installed"
+    raise ConfigError(f"{_REFUSED}: {why}; install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) {_OPT_IN}")
+
+
+def _bwrap_command(bwrap: str, python: str, limits: SandboxLimits) -> tuple[list[str], list[str]]:
+    """The bwrap command line that starts the child, and the isolation layers it sets up."""
+    if os.geteuid() == 0:
+        # bwrap as root makes no user namespace; the child keeps only what it needs to become nobody.
+        layers = ["bwrap", "mntns", "pidns", "netns", "ipcns", "utsns"]
+        identity = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        identity += ["--cap-drop", "ALL"]
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"):
+            identity += ["--cap-add", cap]
+    else:
+        layers = ["bwrap", "userns", "mntns", "pidns", "netns", "ipcns", "utsns"]
+        identity = ["--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+        identity += ["--uid", str(_NOBODY), "--gid", str(_NOBODY)]
+    env: list[str] = ["--clearenv"]
+    for key, value in _CHILD_ENV.items():
+        env += ["--setenv", key, value]
+    work_bytes = max(1 << 20, 4 * limits.max_file_bytes)
+    argv = [bwrap, "--die-with-parent", "--new-session", *identity, *env, *_bwrap_mounts(python)]
+    argv += ["--perms", "01777", "--size", str(work_bytes), "--tmpfs", _WORK, "--chdir", _WORK]
+    argv += ["--remount-ro", "/", "--", os.path.realpath(python), "-I", "-S", "-B", "-X", "utf8", "-c", _RUNNER]
+    return argv, layers
+
+
+def _inside(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+@functools.lru_cache(maxsize=4)
+def _bwrap_mounts(python: str) -> tuple[str, ...]:
+    """bwrap arguments for the sandbox's file system: read-only binds of what the interpreter needs.
+
+    The executable (resolved), the standard library and ``libpython`` of the running interpreter,
+    ``/usr/lib``, ``/usr/lib64``, ``/lib*`` (symlinks where the host has them) and ``/etc/ld.so.cache``,
+    each at its own path; the importable packages at ``/site``; every ``site-packages`` or
+    ``dist-packages`` folder inside those binds covered by an empty read-only tmpfs; ``/proc`` and ``/dev``.
+    """
+    binds: list[tuple[str, str]] = []  # (source, destination)
+    for d in ("/usr/lib", "/usr/lib64"):
+        if os.path.isdir(d):
+            binds.append((os.path.realpath(d), d))
+    links: list[str] = []
+    for d in ("/lib", "/lib64", "/lib32", "/libx32"):
+        if os.path.islink(d):
+            links += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            binds.append((d, d))
+    if os.path.isfile("/etc/ld.so.cache"):
+        binds.append(("/etc/ld.so.cache", "/etc/ld.so.cache"))
+    exe = os.path.realpath(python)
+    binds.append((exe, exe))
+    stdlib = os.path.realpath(os.path.dirname(os.__file__))
+    binds.append((stdlib, stdlib))
+    bases = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix)})
+    for entry in sys.path:  # lib-dynload and the stdlib zip, where they lie apart from the stdlib
+        real = os.path.realpath(entry) if entry else ""
+        if _inside(real, bases) and (
+            (os.path.basename(real) == "lib-dynload" and os.path.isdir(real))
+            or (real.endswith(".zip") and os.path.isfile(real))
+        ):
+            binds.append((real, real))
+    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
+        if libdir and soname and os.path.isfile(os.path.join(libdir, soname)):
+            lib = os.path.join(libdir, soname)
+            binds.append((os.path.realpath(lib), lib))
+    for dirs in _own_packages(python).values():
+        binds += [(d, f"{_SITE}/{os.path.basename(d)}") for d in dirs[1:]]
+    roots: list[str] = []
+    for _, dest in sorted(set(binds), key=lambda b: len(b[1])):
+        if not _inside(dest, roots):
+            roots.append(dest)
+    # Folders on the way to a bind are made 0755 first (bwrap would copy modes such as /root's 0700).
+    parents = sorted({os.path.dirname(r) for r in roots} - {"/"} | {_SITE})
+    args: list[str] = []
+    for parent in parents:
+        if not _inside(parent, roots):
+            args += ["--perms", "0755", "--dir", parent]
+    sources = dict((dest, source) for source, dest in binds)
+    for root in roots:
+        args += ["--ro-bind", sources[root], root]
+    args += links
+    masks: set[str] = set()
+    candidates = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    for root in roots:
+        for pattern in ("{}-packages", "python*/{}-packages", "python*/*/{}-packages"):
+            for kind in ("site", "dist"):
+                candidates += glob.glob(os.path.join(root, pattern.format(kind)))
+    for candidate in candidates:
+        real = os.path.realpath(candidate)
+        if os.path.isdir(real) and _inside(real, roots):
+            masks.add(real)
+    for mask in sorted(masks):
+        args += ["--tmpfs", mask, "--remount-ro", mask]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    return tuple(args)
+
+
+#: Calls the seccomp filter fails with EPERM (names libseccomp does not know are skipped).
+_SECCOMP_DENY = (
+    # other processes' memory and descriptors
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "pidfd_open",
+    "pidfd_getfd",
+    # mounts and namespaces
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "unshare",
+    "setns",
+    # new programs and processes (threads are clone with CLONE_THREAD, stopped by RLIMIT_NPROC)
+    "execve",
+    "execveat",
+    "fork",
+    "vfork",
+    # kernel interfaces with a history of privilege escalations
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "modify_ldt",
+    "uselib",
+    # kernel code and system-wide switches
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "syslog",
+    "quotactl",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "sethostname",
+    "setdomainname",
+    "iopl",
+    "ioperm",
+    "vhangup",
+    "lookup_dcookie",
+    # file handles skip path look-up
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "fanotify_init",
+)
+_CLONE_THREAD = 0x00010000
+_CLONE_NAMESPACES = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080)
+_AF_UNIX = 1
+_TIOCSTI = 0x5412
+
+
+@functools.lru_cache(maxsize=1)
+def _seccomp_program() -> bytes:
+    """The seccomp BPF program the child loads before the user's code; empty without libseccomp/pyseccomp."""
+    try:
+        import pyseccomp as sc
+    except Exception:  # not installed, or libseccomp.so.2 missing (it raises RuntimeError at import)
+        return b""
+    try:
+        rules = sc.SyscallFilter(defaction=sc.ALLOW)
+        deny = sc.ERRNO(errno.EPERM)
+        for name in _SECCOMP_DENY:
+            with contextlib.suppress(OSError):  # a name this libseccomp does not know
+                rules.add_rule(deny, name)
+        rules.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # its flags are out of reach; libc falls back to clone
+        rules.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))
+        for flag in _CLONE_NAMESPACES:
+            rules.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+        rules.add_rule(deny, "socket", sc.Arg(0, sc.NE, _AF_UNIX))
+        rules.add_rule(deny, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, _TIOCSTI))
+        with tempfile.TemporaryFile() as out:
+            rules.export_bpf(out)
+            out.seek(0)
+            program = out.read()
+    except Exception:  # pragma: no cover - a libseccomp that cannot build the filter: namespaces remain
+        return b""
+    return program if len(program) % 8 == 0 else b""
 
 
 def _json_problem(value: Any, depth: int) -> str | None:
@@ -304,30 +607,36 @@ class _Run:
 
     inputs: list[Any]
     limits: SandboxLimits
+    bwrap: bool = True
     outcomes: list[CallOutcome] = field(default_factory=list)
     isolation: list[str] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
     error: str | None = None
     fatal: str | None = None
+    refused: str | None = None
     phase: str = "starting"
     done: bool = False
     stderr: bytearray = field(default_factory=bytearray)
 
-    def execute(self, data: bytes, tmp: str, started: float) -> None:
+    def execute(
+        self, data: bytes, argv: list[str], cwd: str, env: dict[str, str], started: float, layers: list[str]
+    ) -> None:
         """Run the child to completion, a timeout, or a protocol violation; always reap it."""
         deadline = started + self.limits.timeout_s
+        self.layers = layers
         try:
             proc = subprocess.Popen(
-                [_python(), "-I", "-S", "-B", "-X", "utf8", "-c", _RUNNER],
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                cwd=tmp,
-                env=_CHILD_ENV,
+                cwd=cwd,
+                env=env,
                 start_new_session=True,
                 close_fds=True,
             )
         except OSError as exc:
-            raise ConfigError(f"cannot start the sandbox process: {exc}") from None
+            raise ConfigError(f"cannot start the sandbox process ({argv[0]}): {exc}") from None
         try:
             timed_out = self._pump(proc, data, deadline)
             if timed_out:
@@ -421,7 +730,8 @@ class _Run:
                 return self._broken("wrote a result out of order")
             self.outcomes.append(CallOutcome(input=self.inputs[k], output=msg.get("o"), error=error, stdout=stdout))
         elif "started" in msg and self.phase == "starting":
-            self.isolation = [str(s) for s in msg["started"]] if isinstance(msg["started"], list) else []
+            started = [str(s) for s in msg["started"]] if isinstance(msg["started"], list) else []
+            self.isolation = self.layers + started
             self.phase = "defining"
         elif msg.get("ready") is True and self.phase == "defining":
             self.phase = "running"
@@ -466,6 +776,11 @@ class _Run:
             self.error = f"timed out after {float(self.limits.timeout_s)} s {where}"
             return
         kind, number = status
+        last = [ln.strip() for ln in tail.strip().splitlines() if ln.strip()]
+        if self.phase == "starting" and kind == "exited" and self._refuse(number, last):
+            return
+        if self.bwrap and kind == "exited" and number > 128:  # bwrap reports a killed child as 128 + signal
+            kind, number = "killed", number - 128
         lowered = tail.lower()
         out_of_memory = any(
             s in lowered for s in ("memoryerror", "cannot allocate memory", "out of memory", "memory allocation")
@@ -478,9 +793,31 @@ class _Run:
             self.error = f"the sandboxed process was killed by {_signal_name(number)} {where}"
         else:
             self.error = f"the sandboxed process exited with status {number} {where}"
-        last = [ln for ln in tail.strip().splitlines() if ln.strip()]
         if last and "memory cap" not in self.error:
-            self.error += f": {last[-1].strip()[:200]}"
+            self.error += f": {last[-1][:200]}"
+
+    def _refuse(self, status: int, last: list[str]) -> bool:
+        """The sandbox itself could not be built (bwrap failed, or the child's set-up did): a ConfigError."""
+        if self.bwrap:
+            failures = [ln for ln in last if ln.startswith("bwrap: ")]
+            if failures:
+                if "source path" in failures[-1]:
+                    fix = "make the interpreter's files readable by the user the service runs as"
+                else:
+                    fix = (
+                        "allow namespaces for this service (unprivileged user namespaces for a non-root "
+                        "service: sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; "
+                        "in a container: permit unshare and mount)"
+                    )
+                self.refused = (
+                    f"{_REFUSED}: bubblewrap could not build the sandbox ({failures[-1][:200]}); {fix} {_OPT_IN}"
+                )
+                return True
+        if status == _SETUP_FAILED:
+            why = last[-1][:200] if last else "no reason given"
+            self.refused = f"{_REFUSED}: the sandboxed process could not finish its set-up: {why}"
+            return True
+        return False
 
 
 def _exit_status(pid: int, deadline: float) -> tuple[str, int] | None:

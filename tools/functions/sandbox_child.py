@@ -1,11 +1,22 @@
 """The program the sandbox's child interpreter runs (``python -I -S -B -c <this file's text>``).
 
-It is never imported: ``tools.functions.sandbox`` reads this file as text and hands it to a fresh interpreter.
-It imports only built-in or tiny standard modules so that a call stays cheap; ``tools.functions.sandbox``'s
-docstring says what it sets up. Protocol, child -> parent, one JSON object per line on a private copy
-of fd 1 (fd 1 itself goes to /dev/null): {"started": [isolation...]}, then {"fatal": kind, "message":
-...} or {"ready": true}, then {"i": k, "o": output, "e": error, "s": stdout} per input, then
-{"done": true}.
+It is never imported: ``tools.functions.sandbox`` reads this file as text and hands it to a fresh interpreter,
+started inside bubblewrap (``mode`` "bwrap") or, where the operator opted in, directly (``mode`` "hook").
+It imports only built-in or tiny standard modules so that a call stays cheap. Before the user's code, in order:
+
+1. bwrap mode, as root (bwrap left it ``CAP_SETUID``/``CAP_SETGID``/``CAP_SETPCAP`` and nothing else):
+   empty the capability bounding and inheritable sets, drop the groups, become ``nobody``; then, in both
+   bwrap cases, read ``/proc/self/status`` and stop (exit 72, which the parent turns into a
+   ``ConfigError``) if any capability set is not empty. Hook mode: ``unshare(CLONE_NEWNET)`` and the
+   old uid drop (keeping ``CAP_DAC_READ_SEARCH`` only where the standard library is not world-readable).
+2. ``PR_SET_NO_NEW_PRIVS`` (and ``PR_SET_PDEATHSIG`` in hook mode); 3. the rlimits;
+4. a finder for the allowed packages only; 5. the seccomp program the parent compiled (``prctl``);
+6. the audit hook (``ctypes`` stays imported, as numpy needs it; the hook denies every ``ctypes.*`` event).
+
+``tools.functions.sandbox``'s docstring says what each layer holds. Protocol, child -> parent, one JSON
+object per line on a private copy of fd 1 (fd 1 itself goes to /dev/null): {"started": [isolation...]},
+then {"fatal": kind, "message": ...} or {"ready": true}, then {"i": k, "o": output, "e": error, "s":
+stdout} per input, then {"done": true}.
 """
 
 import marshal
@@ -42,27 +53,45 @@ def main():
     except Exception:
         libc = None
 
-    # 1. network: a private namespace with nothing in it.
-    if libc is not None and hasattr(libc, "unshare"):
-        if os.geteuid() == 0 and libc.unshare(0x40000000) == 0:
-            isolation.append("netns")
-        elif os.geteuid() != 0 and libc.unshare(0x10000000 | 0x40000000) == 0:
-            isolation.append("userns+netns")
+    if req["mode"] == "bwrap":
+        # 1. privileges: bwrap built the namespaces; as root, become nobody with every capability set empty.
+        ids = req["nobody"]
+        if ids is not None and os.geteuid() == 0:
+            problem = become_nobody(libc, ids)
+            if problem:
+                setup_failed("cannot drop to uid %d: %s" % (ids[0], problem))
+        left = capabilities()
+        if left is None or left:
+            setup_failed("capabilities left after the drop: %s" % (left if left is not None else "unknown"))
+        isolation.append("uid:nobody" if os.getuid() == 65534 else "uid:%d" % os.getuid())
+        isolation.append("caps:none")
+        # 2. never gain privileges (bwrap set it already).
+        if libc is not None:
+            libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+            if libc.prctl(39, 0, 0, 0, 0) == 1:  # PR_GET_NO_NEW_PRIVS
+                isolation.append("no_new_privs")
+    else:
+        # 1. network: a private namespace with nothing in it.
+        if libc is not None and hasattr(libc, "unshare"):
+            if os.geteuid() == 0 and libc.unshare(0x40000000) == 0:
+                isolation.append("netns")
+            elif os.geteuid() != 0 and libc.unshare(0x10000000 | 0x40000000) == 0:
+                isolation.append("userns+netns")
 
-    # 2. privileges: root -> nobody (keeping CAP_DAC_READ_SEARCH only if the stdlib is not world-readable).
-    ids = req["nobody"]
-    if ids is not None and os.geteuid() == 0:
-        isolation.append(drop_root(libc, ids, tmp, stdlib + pkg_dirs + site_dirs))
+        # privileges: root -> nobody (keeping CAP_DAC_READ_SEARCH only if the stdlib is not world-readable).
+        ids = req["nobody"]
+        if ids is not None and os.geteuid() == 0:
+            isolation.append(drop_root(libc, ids, tmp, stdlib + pkg_dirs + site_dirs))
 
-    # 3. die with the parent; never gain privileges.
-    if libc is not None and hasattr(libc, "prctl"):
-        libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
-        if os.getppid() != req["ppid"]:
-            os._exit(70)
-        if libc.prctl(38, 1, 0, 0, 0) == 0:  # PR_SET_NO_NEW_PRIVS
-            isolation.append("no_new_privs")
+        # 2. die with the parent; never gain privileges.
+        if libc is not None and hasattr(libc, "prctl"):
+            libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+            if os.getppid() != req["ppid"]:
+                os._exit(70)
+            if libc.prctl(38, 1, 0, 0, 0) == 0:  # PR_SET_NO_NEW_PRIVS
+                isolation.append("no_new_privs")
 
-    # 4. resource limits.
+    # 3. resource limits.
     import _signal
     import resource
 
@@ -86,7 +115,7 @@ def main():
             continue
         isolation.append(name)
 
-    # 5. imports: the standard library plus the allowed packages, nothing else from site-packages.
+    # 4. imports: the standard library plus the allowed packages, nothing else from site-packages.
     if pkg_dirs:
         finder = [f for f in sys.meta_path if getattr(f, "__name__", "") == "PathFinder"][0]
 
@@ -111,6 +140,12 @@ def main():
             delattr(module, "pidfd_open")
     if hasattr(_signal, "pidfd_send_signal"):
         delattr(_signal, "pidfd_send_signal")
+
+    # 5. the seccomp filter, last of the kernel layers (it forbids what the steps above needed).
+    program = req.get("seccomp")
+    if program and libc is not None and load_seccomp(libc, program):
+        isolation.append("seccomp")
+    libc = None
 
     # 6. the audit hook.
     install_hook(tmp, stdlib + pkg_dirs + [tmp], site_dirs)
@@ -327,6 +362,62 @@ def drop_root(libc, ids, tmp, needed):
     return "uid:nobody+CAP_DAC_READ_SEARCH"
 
 
+def setup_failed(message):
+    """Stop before any user code runs; the parent reports the sandbox as unusable (a ConfigError)."""
+    os.write(2, ("sandbox set-up failed: %s\n" % message).encode("utf-8", "replace"))
+    os._exit(72)
+
+
+def become_nobody(libc, ids):
+    """As root inside bwrap: empty the bounding and inheritable sets, drop groups, uid and gid to nobody."""
+    if libc is None:
+        return "ctypes is unavailable"
+    import ctypes
+
+    for cap in range(64):
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (needs CAP_SETPCAP; EINVAL past the last cap)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    keep = (1 << 6) | (1 << 7)  # CAP_SETGID, CAP_SETUID: still needed below
+    data = (ctypes.c_uint32 * 6)(keep, keep, 0, 0, 0, 0)  # effective, permitted, inheritable = none
+    if libc.capset(header, data) != 0:
+        return "capset failed (errno %d)" % ctypes.get_errno()
+    uid, gid = ids
+    try:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)  # from uid 0 without PR_SET_KEEPCAPS: permitted and effective are cleared
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def capabilities():
+    """The non-empty capability sets of this process ({"CapEff": "0000..01c0", ...}); None if unreadable."""
+    try:
+        with open("/proc/self/status") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    left = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb") and int(value.strip(), 16):
+            left[name] = value.strip()
+    return left
+
+
+def load_seccomp(libc, program):
+    """Install the BPF program (the parent compiled it with libseccomp); True when the kernel took it."""
+    import ctypes
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = SockFprog(len(program) // 8, ctypes.addressof(buffer))
+    return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+
+
 def install_hook(tmp, read_roots, list_only):
     realpath = os.path.realpath
     fsdecode = os.fsdecode
@@ -387,8 +478,10 @@ def install_hook(tmp, read_roots, list_only):
     }
     readers = frozenset(("os.listdir", "os.scandir", "os.chdir", "os.listxattr", "os.getxattr", "os.fwalk"))
 
+    denied = PermissionError  # bound now: swapping builtins.PermissionError later changes nothing here
+
     def deny(what, why=""):
-        raise PermissionError("sandbox: %s is not allowed%s" % (what, why))
+        raise denied("sandbox: %s is not allowed%s" % (what, why))
 
     def inside(p, roots):
         for r in roots:

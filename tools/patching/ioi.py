@@ -27,7 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from store.errors import InputError
+from store.errors import FileAccessError, InputError
+from tools.files import FileAccess
 
 #: ``{A}`` is the indirect object and ``{B}`` the subject; every template holds "{A} and {B}" once
 #: (swapped to "{B} and {A}" for the BABA order) and ends just before the indirect object.
@@ -141,24 +142,29 @@ def write_ioi_jsonl(pairs: Sequence[IOIPair], path: Path | str) -> Path:
     return out
 
 
-def load_pairs_jsonl(path: Path | str) -> list[IOIPair]:
-    """Read pairs written by ``write_ioi_jsonl`` (blank lines skipped); InputError names a bad line."""
+def load_pairs_jsonl(path: Path | str, *, files: FileAccess | None = None) -> list[IOIPair]:
+    """Read pairs written by ``write_ioi_jsonl`` (blank lines skipped), one line at a time through
+    ``files`` (a tool's access policy; default: local); InputError names a bad line."""
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read pairs from {source}: {exc}") from exc
+    access = files if files is not None else FileAccess()
     pairs: list[IOIPair] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{source}:{number}: not valid JSON ({exc.msg})") from None
-        try:
-            pairs.append(IOIPair.model_validate(data))
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
-            raise InputError(f"{source}:{number}: not an IOI pair ({problems})") from None
+    try:
+        for number, raw in access.lines(path, "pairs file"):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{source}:{number}: not UTF-8") from None
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{source}:{number}: not valid JSON ({exc.msg})") from None
+            try:
+                pairs.append(IOIPair.model_validate(data))
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
+                raise InputError(f"{source}:{number}: not an IOI pair ({problems})") from None
+    except FileAccessError as exc:
+        raise FileAccessError(f"cannot read pairs: {exc}") from None
     return pairs

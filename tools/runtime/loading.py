@@ -29,6 +29,8 @@ EMBEDDED_NAMES = {
     "smollm2-135m-instruct": EMBEDDED_NAME,
 }
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+#: Files one of which a local tokenizer needs (checked only to name the problem when loading fails).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model", "tokenizer.tiktoken")
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -72,14 +74,37 @@ def _config_digest(model: Any) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse, in one line, a folder that cannot hold a model: no ``config.json`` (an empty folder says
+    ``no config.json in DIR``), or no weight files; a folder without a tokenizer is named when loading it
+    fails (``no tokenizer files (...) in DIR``)."""
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(f"no config.json in {folder}")
+    if not weight_files(folder):
+        raise ModelLoadError(f"no weight files (*.safetensors or *.bin) in {folder}")
+
+
 def _from_folder(folder: Path, settings: Settings) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    check_model_folder(folder)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=_dtype(settings.dtype))
     except Exception as exc:  # transformers raises OSError, ValueError, KeyError... on a bad folder
-        raise ModelLoadError(f"cannot load a causal LM from {folder}: {type(exc).__name__}: {exc}") from exc
+        if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+            raise ModelLoadError(f"no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...) in {folder}") from exc
+        raise ModelLoadError(f"cannot load the tokenizer in {folder}: {_first_line(exc)}") from exc
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=_dtype(settings.dtype))
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load a causal LM from {folder}: {_first_line(exc)}") from exc
     return model, tokenizer
 
 

@@ -1,1 +1,1 @@
-"""One router per resource: health, jobs, investigations, chat, explanations, tools."""
+"""One router per resource: health, jobs, investigations, chat, explanations, suites, tools."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,14 +27,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import StreamingResponse
 
-from autointerp.api.schemas import ChatRequest
+from autointerp.api.schemas import MAX_INT, ChatRequest
 from autointerp.api.state import ServiceState, get_service
 from store.db import session
+from store.jsonsafe import encode_nonfinite
 from store.models import Investigation
 
 router = APIRouter(tags=["chat"])
 
 _END = object()
+#: A chat id in the path: ASCII digits only (``str.isdigit`` also takes '²', which ``int`` refuses).
+_THREAD_ID = re.compile(r"[0-9]{1,10}")
 
 
 @dataclass
@@ -44,7 +48,7 @@ class _Turn:
 
 
 def _event(name: str, data: Any) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+    return f"event: {name}\ndata: {json.dumps(encode_nonfinite(data), default=str)}\n\n".encode()
 
 
 def _last_reply(state: dict[str, Any]) -> str:
@@ -74,10 +78,10 @@ def _prepare(thread: str, body: ChatRequest, service: ServiceState) -> _Turn:
             body.subject, body.model, body.agent, Budget(tool_calls=body.budget)
         )
         return _Turn(investigation_id, brain, [first, question] if question else [first])
-    if not thread.isdigit():
+    if not (_THREAD_ID.fullmatch(thread) and 1 <= int(thread) <= MAX_INT):
         raise HTTPException(
             status_code=422,
-            detail=f"thread: {thread!r} is neither a chat id (an integer) nor 'new'",
+            detail=f"thread: {thread[:40]!r} is neither a chat id (an integer from 1 to {MAX_INT}) nor 'new'",
         )
     investigation_id = int(thread)
     with session(service.engine()) as db:

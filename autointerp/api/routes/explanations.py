@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query
 
-from autointerp.api.schemas import ExplanationHit
+from autointerp.api.schemas import MAX_INT, MAX_QUERY_CHARS, MAX_REF_CHARS, ExplanationHit, Text
 from autointerp.api.state import ServiceState, get_service
 from store.explanations import search_explanations
 
@@ -20,10 +22,16 @@ def model_names(model: str) -> list[str]:
 
 @router.get("/explanations", response_model=list[ExplanationHit])
 def search(
-    model: str | None = Query(None, description="Only explanations of units of this model (name or folder)."),
-    q: str | None = Query(None, description="Case-insensitive substring of the label or the description."),
-    limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    model: Annotated[
+        Text | None,
+        Query(max_length=MAX_REF_CHARS, description="Only explanations of units of this model (name or folder)."),
+    ] = None,
+    q: Annotated[
+        Text | None,
+        Query(max_length=MAX_QUERY_CHARS, description="Case-insensitive substring of the label or the description."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     service: ServiceState = Depends(get_service),
 ) -> list[ExplanationHit]:
     """Stored explanations, newest first, filtered by model and by a substring of label or description."""

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 
-from autointerp.api.schemas import InvestigationAccepted, InvestigationRecordOut, InvestigationRequest
+from autointerp.api.schemas import MAX_INT, InvestigationAccepted, InvestigationRecordOut, InvestigationRequest
 from autointerp.api.state import ServiceState, get_service
 from store.db import session
 from store.investigations import investigation_record
@@ -58,7 +58,10 @@ def start(request: InvestigationRequest, service: ServiceState = Depends(get_ser
 
 
 @router.get("/investigations/{investigation_id}", response_model=InvestigationRecordOut)
-def read(investigation_id: int, service: ServiceState = Depends(get_service)) -> InvestigationRecordOut:
+def read(
+    investigation_id: Annotated[int, Path(ge=1, le=MAX_INT, description="The investigation's id.")],
+    service: ServiceState = Depends(get_service),
+) -> InvestigationRecordOut:
     """The investigation (status, budget use), its experiments, hypotheses, evidence and explanation."""
     engine = service.engine()
     with session(engine) as db:

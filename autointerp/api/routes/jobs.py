@@ -6,9 +6,11 @@ Jobs go to the Celery workers through ``workers.service_jobs.submit_service_job`
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from typing import Annotated
 
-from autointerp.api.schemas import JobAccepted, JobOut, JobRequest
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+
+from autointerp.api.schemas import MAX_INT, JobAccepted, JobOut, JobRequest
 from autointerp.api.state import ServiceState, get_service
 from store.repo import get_job
 
@@ -26,7 +28,10 @@ def submit(request: JobRequest, service: ServiceState = Depends(get_service)) ->
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def read(job_id: int, service: ServiceState = Depends(get_service)) -> JobOut:
+def read(
+    job_id: Annotated[int, Path(ge=1, le=MAX_INT, description="The job's id.")],
+    service: ServiceState = Depends(get_service),
+) -> JobOut:
     """A job's kind, status (queued, running, succeeded, failed), progress and error; for an
     investigate job also its investigation (null until a worker starts it)."""
     from workers.jobs import job_view

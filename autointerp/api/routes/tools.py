@@ -6,11 +6,11 @@ invalid arguments 422, any other tool error (an address out of range, an unknown
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException, Path
 
-from autointerp.api.schemas import ToolInfo, ToolRun
+from autointerp.api.schemas import MAX_NAME_CHARS, Text, ToolInfo, ToolRun
 from autointerp.api.state import ServiceState, get_service
 from tools.catalog import default_registry
 from tools.executor import ToolCall
@@ -37,7 +37,7 @@ def list_tools() -> list[ToolInfo]:
 
 @router.post("/tools/{name}", response_model=ToolRun)
 def run_tool(
-    name: str,
+    name: Annotated[Text, Path(max_length=MAX_NAME_CHARS, description="The tool (see GET /tools).")],
     args: dict[str, Any] = Body(default_factory=dict, description="The tool's arguments (see GET /tools)."),
     service: ServiceState = Depends(get_service),
 ) -> ToolRun:
