@@ -49,10 +49,24 @@ def data_roots(settings: Settings) -> list[Path]:
     return [BUILTIN_SUITES, settings.home.expanduser() / "suites"]
 
 
-def service_files(settings: Settings) -> FileAccess:
-    """The file policy of the API, the jobs it submits and the workers: confined to `data_roots`,
-    with the settings' file-size and line-length caps."""
-    return FileAccess(data_roots(settings), max_bytes=settings.max_file_bytes, max_line_bytes=settings.max_line_bytes)
+def model_roots(settings: Settings) -> list[Path]:
+    """The folders the service loads local models from: ``AUTOINTERP_MODEL_ROOTS``, or by default
+    ``<home>/models`` and the data roots."""
+    if settings.model_roots is not None:
+        return [Path(p).expanduser() for p in settings.model_roots]
+    return [settings.home.expanduser() / "models", *data_roots(settings)]
+
+
+def service_files(settings: Settings, extra_model_roots: Iterable[Path] = ()) -> FileAccess:
+    """The file policy of the API, the jobs it submits and the workers: files confined to
+    `data_roots` with the settings' file-size and line-length caps, local models to `model_roots`
+    (plus ``extra_model_roots``, e.g. the checkpoint watcher's folder on a worker)."""
+    return FileAccess(
+        data_roots(settings),
+        max_bytes=settings.max_file_bytes,
+        max_line_bytes=settings.max_line_bytes,
+        model_roots=[*model_roots(settings), *extra_model_roots],
+    )
 
 
 class UnitTest(BaseModel):

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
                      symlinks too, and must lie under one of them; a relative one is looked up in each.
     max_file_bytes:  the largest such file the service reads (16 MiB), also the cap of an uploaded suite.
     max_line_bytes:  the longest line it reads from one (1 MiB).
+    model_roots:     folders the API and the workers may load model folders and ``.gguf`` files from
+                     (``AUTOINTERP_MODEL_ROOTS``, same syntax). Default (None): ``<home>/models`` and the
+                     data roots; the workers add the checkpoint watcher's ``AUTOINTERP_WATCH_DIR``. The
+                     embedded name and hub ids are always accepted.
     """
 
     model_config = SettingsConfigDict(env_prefix="AUTOINTERP_", extra="ignore")
@@ -77,11 +81,12 @@ class Settings(BaseSettings):
     data_roots: Annotated[list[Path] | None, NoDecode] = None
     max_file_bytes: int = Field(16 * 2**20, ge=1)
     max_line_bytes: int = Field(2**20, ge=1)
+    model_roots: Annotated[list[Path] | None, NoDecode] = None
 
-    @field_validator("data_roots", mode="before")
+    @field_validator("data_roots", "model_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: Any) -> Any:
-        """``AUTOINTERP_DATA_ROOTS`` as a JSON list or as folders separated by ``os.pathsep``."""
+        """``AUTOINTERP_DATA_ROOTS``/``_MODEL_ROOTS`` as a JSON list or as folders separated by ``os.pathsep``."""
         if not isinstance(value, str):
             return value
         text = value.strip()
@@ -89,7 +94,7 @@ class Settings(BaseSettings):
             try:
                 return json.loads(text)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"data_roots is not a JSON list of folders ({exc.msg})") from None
+                raise ValueError(f"not a JSON list of folders ({exc.msg})") from None
         return [part for part in text.split(os.pathsep) if part.strip()]
 
     @model_validator(mode="after")

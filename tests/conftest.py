@@ -63,15 +63,30 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Folder of a tiny random Llama-family model with its own tokenizer."""
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), "llama")
+def model_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The folder the tests' tiny models live in. The API and the workers load local models only
+    from their model roots (``AUTOINTERP_MODEL_ROOTS``), so for the session this folder is one;
+    tests of the confinement itself set their own roots."""
+    root = tmp_path_factory.mktemp("models")
+    previous = os.environ.get("AUTOINTERP_MODEL_ROOTS")
+    os.environ["AUTOINTERP_MODEL_ROOTS"] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop("AUTOINTERP_MODEL_ROOTS", None)
+    else:
+        os.environ["AUTOINTERP_MODEL_ROOTS"] = previous
 
 
 @pytest.fixture(scope="session")
-def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Folder of a tiny random GPT-2 model with its own tokenizer."""
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-gpt2"), "gpt2")
+def tiny_llama_dir(model_root: Path) -> Path:
+    """Folder of a tiny random Llama-family model with its own tokenizer (under the model root)."""
+    return build_tiny_model(model_root / "tiny-llama", "llama")
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(model_root: Path) -> Path:
+    """Folder of a tiny random GPT-2 model with its own tokenizer (under the model root)."""
+    return build_tiny_model(model_root / "tiny-gpt2", "gpt2")
 
 
 @pytest.fixture

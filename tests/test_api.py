@@ -136,7 +136,7 @@ def test_unknown_job_is_404(client: TestClient) -> None:
 def test_audit_job_is_stored_and_visible(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[tuple[str, int]] = []
     monkeypatch.setattr("workers.service_jobs.enqueue", lambda settings, kind, job_id: sent.append((kind, job_id)))
-    body = {"kind": "audit", "baseline": "/ckpt/a", "candidate": "/ckpt/b", "units": ["L1.mlp.3"]}
+    body = {"kind": "audit", "baseline": "acme/ckpt-a", "candidate": "acme/ckpt-b", "units": ["L1.mlp.3"]}
     response = client.post("/jobs", json=body, headers=AUTH)
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]

@@ -669,11 +669,11 @@ def _nan_round_trip(client: TestClient, home: Path, db_url: str) -> None:
 # ---------------------------------------------------------------------------------- model folders
 
 
-def test_an_empty_model_folder_is_named_in_one_line(client: TestClient, tmp_path: Path) -> None:
+def test_an_empty_model_folder_is_named_in_one_line(client: TestClient, tmp_path: Path, model_root: Path) -> None:
     from store.errors import ModelLoadError
     from tools.runtime.loading import load_model
 
-    empty = tmp_path / "empty-model"
+    empty = model_root / f"empty-model-{tmp_path.name}"  # under the model roots: the API may load it
     empty.mkdir()
     with pytest.raises(ModelLoadError) as caught:
         load_model(str(empty), Settings(home=tmp_path / "home"))

@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import re
+import shutil
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -314,3 +315,57 @@ def test_uploads_are_size_limited(home: Path, sqlite_url: str, monkeypatch: pyte
             wide.status_code == 422
             and wide.json()["detail"] == "line 1 is longer than 300 bytes (AUTOINTERP_MAX_LINE_BYTES)"
         )
+
+
+MODEL_REFUSED = re.compile(
+    r"^model '[^']*' is not available: this service loads the embedded model, hub ids, and model folders or "
+    r"\.gguf files under its model roots \(AUTOINTERP_MODEL_ROOTS\)$"
+)
+
+
+def test_model_references_outside_the_model_roots_are_refused_alike(
+    client: TestClient, tmp_path: Path, tiny_llama_dir: Path
+) -> None:
+    """A model folder or file outside the model roots is refused before anything is loaded or
+    queued, with one message whether it exists, is a real model, or is not there at all; a model
+    under the roots (the tests' tiny model) is served."""
+    outside_model = tmp_path / "copied-model"
+    shutil.copytree(tiny_llama_dir, outside_model)  # a real model, but outside the roots
+    references = [
+        "/etc",
+        "/root",
+        "/no/such/folder",
+        str(tmp_path),
+        str(tmp_path / "missing"),
+        str(outside_model),
+        "../../../../etc",
+        "~/.cache",
+        "/tmp/x.gguf",
+        "weights.gguf",
+        "a/b/c",
+    ]
+    details = set()
+    for reference in references:
+        args = {"model": reference, "subject": "L0.mlp.0", "texts": ["a"]}
+        response = client.post("/tools/activations", json=args, headers=AUTH)
+        assert response.status_code == 400, (reference, response.text)
+        assert MODEL_REFUSED.match(response.json()["detail"]), response.json()["detail"]
+        details.add(response.json()["detail"].replace(repr(reference), "R"))
+        for body in (
+            {"kind": "label", "model": reference, "layer": 0, "units": "0:2"},
+            {"kind": "audit", "baseline": reference, "candidate": str(tiny_llama_dir), "units": ["L0.mlp.0"]},
+        ):
+            queued = client.post("/jobs", json=body, headers=AUTH)
+            assert queued.status_code == 400 and MODEL_REFUSED.match(queued.json()["detail"]), (body, queued.text)
+        started = client.post(
+            "/investigations", json={"subject": "L0.mlp.0", "model": reference, "executor": "celery"}, headers=AUTH
+        )
+        assert started.status_code == 400 and MODEL_REFUSED.match(started.json()["detail"]), started.text
+    assert len(details) == 1, details  # the answer never tells whether the path exists
+    engine = open_store(client.app.state.service.settings.db_url())  # type: ignore[attr-defined]
+    with session(engine) as db:
+        assert db.exec(select(Job)).all() == []  # nothing was queued
+    served = client.post(
+        "/tools/activations", json={"model": str(tiny_llama_dir), "subject": "L0.mlp.0", "texts": ["a"]}, headers=AUTH
+    )
+    assert served.status_code == 200, served.text

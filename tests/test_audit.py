@@ -26,12 +26,13 @@ PROBE = ProbeSpec(windows=24, ctx_len=16, k=5)
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory: pytest.TempPathFactory, tiny_llama_dir: Path) -> tuple[Path, Path]:
-    """(baseline, candidate): the candidate is the baseline with neuron L1.mlp.3 rewired."""
+def checkpoints(model_root: Path, tiny_llama_dir: Path) -> tuple[Path, Path]:
+    """(baseline, candidate): the candidate is the baseline with neuron L1.mlp.3 rewired (both under
+    the model root, where a worker may load them)."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    candidate = tmp_path_factory.mktemp("ckpt") / "step-2"
+    candidate = model_root / "ckpt" / "step-2"
     shutil.copytree(tiny_llama_dir, candidate)
     model = AutoModelForCausalLM.from_pretrained(candidate)
     with torch.no_grad():

@@ -28,7 +28,8 @@ from store.settings import Settings
 from workers.celery_app import TaskNames
 from workers.celery_app import create_app as create_celery
 from workers.tasks import WorkerState, register_tasks
-from workers.watch import WATCH_TASK, WatchSettings, register_service_tasks
+from workers.watch import WATCH_TASK, register_service_tasks
+from workers.watch_settings import WatchSettings
 
 pytestmark = pytest.mark.services
 
@@ -119,10 +120,12 @@ def api(settings: Settings, executor: str = "local") -> Iterator[TestClient]:
 # ------------------------------------------------------------------------------ audit and eval jobs
 
 
-def test_audit_job_posted_over_http_runs_on_a_worker(service: Settings, tiny_llama_dir: Path, tmp_path: Path) -> None:
+def test_audit_job_posted_over_http_runs_on_a_worker(
+    service: Settings, tiny_llama_dir: Path, tmp_path: Path, model_root: Path
+) -> None:
     from workers.audit import audit_folder
 
-    candidate = make_candidate(tmp_path / "step-2", tiny_llama_dir)
+    candidate = make_candidate(model_root / f"step-2-{tmp_path.name}", tiny_llama_dir)
     body = {
         "kind": "audit",
         "baseline": str(tiny_llama_dir),

@@ -30,7 +30,7 @@ from autointerp.api.config import ApiSettings
 from autointerp.cli.main import app as cli_app
 from store.db import open_store
 from store.settings import Settings
-from workers.watch import WatchSettings
+from workers.watch_settings import WatchSettings
 
 ROOT = Path(__file__).parent.parent
 OURS = ("migrate", "api", "worker-gpu", "worker-cpu", "beat")

@@ -19,9 +19,10 @@ from tools.runtime.model_runtime import ModelRuntime
 class ModelCache:
     """Loaded models by reference, least recently used evicted beyond ``capacity`` (an explicit cache)."""
 
-    def __init__(self, settings: Settings, capacity: int = 2) -> None:
+    def __init__(self, settings: Settings, capacity: int = 2, files: FileAccess | None = None) -> None:
         self.settings = settings
         self.capacity = capacity
+        self.files = files  # a confined policy limits which local model folders may be loaded
         self._entries: OrderedDict[str, ModelRuntime] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -32,7 +33,7 @@ class ModelCache:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 return self._entries[key]
-        runtime = ModelRuntime(load_model(key, self.settings))
+        runtime = ModelRuntime(load_model(key, self.settings, self.files))
         with self._lock:
             self._entries[key] = runtime
             self._entries.move_to_end(key)
@@ -62,7 +63,7 @@ class ToolContext:
 
     def __post_init__(self) -> None:
         if self.models is None:
-            self.models = ModelCache(self.settings)
+            self.models = ModelCache(self.settings, files=self.files)
 
     def runtime(self, model: str) -> ModelRuntime:
         """The loaded model ``model`` (embedded name, folder, GGUF file or hub id)."""

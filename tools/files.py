@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -41,6 +42,8 @@ _SHOWN_CHARS = 160
 #: Longest path considered at all (longer ones are refused like any unreadable path).
 _MAX_PATH_CHARS = 4096
 _CHUNK = 1 << 16
+#: A Hugging Face hub id: ``name`` or ``org/name`` (letters, digits, ``-``, ``_``, ``.``).
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -56,6 +59,19 @@ def _plain(path: Path) -> str:
     """A local path for a message: as it is when printable, else quoted (one line)."""
     text = str(path)
     return text if text.isprintable() else repr(text)
+
+
+def _inside(text: str, roots: Sequence[Path]) -> Iterator[Path]:
+    """The real paths (symlinks and ``..`` resolved) that ``text`` names under ``roots``: itself when
+    absolute, else looked up in each root in turn; only existing paths that stay inside a root."""
+    given = Path(text)
+    for candidate in [given] if given.is_absolute() else [root / given for root in roots]:
+        try:
+            real = Path(os.path.realpath(candidate, strict=True))
+        except (OSError, ValueError):
+            continue
+        if any(real.is_relative_to(root) for root in roots):
+            yield real
 
 
 class _CappedRaw(io.RawIOBase):
@@ -95,7 +111,7 @@ class FileAccess:
     See the module docstring for what each policy allows and how files are read.
     """
 
-    __slots__ = ("max_bytes", "max_line_bytes", "roots")
+    __slots__ = ("max_bytes", "max_line_bytes", "model_roots", "roots")
 
     def __init__(
         self,
@@ -103,12 +119,15 @@ class FileAccess:
         *,
         max_bytes: int | None = None,
         max_line_bytes: int | None = None,
+        model_roots: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         self.roots: tuple[Path, ...] | None = (
             None if roots is None else tuple(Path(os.path.realpath(Path(r).expanduser())) for r in roots)
         )
         self.max_bytes = max_bytes
         self.max_line_bytes = max_line_bytes
+        #: Folders a confined policy loads model folders and ``.gguf`` files from (ignored when local).
+        self.model_roots: tuple[Path, ...] = tuple(Path(os.path.realpath(Path(r).expanduser())) for r in model_roots)
 
     @property
     def confined(self) -> bool:
@@ -161,15 +180,7 @@ class FileAccess:
         assert self.roots is not None
         if not text.strip() or "\0" in text or len(text) > _MAX_PATH_CHARS:
             raise self.denied(text, what)
-        given = Path(text)
-        candidates = [given] if given.is_absolute() else [root / given for root in self.roots]
-        for candidate in candidates:
-            try:
-                real = Path(os.path.realpath(candidate, strict=True))
-            except (OSError, ValueError):
-                continue
-            if not any(real.is_relative_to(root) for root in self.roots):
-                continue
+        for real in _inside(text, self.roots):
             try:
                 info = os.stat(real, follow_symlinks=False)
             except OSError:
@@ -177,6 +188,37 @@ class FileAccess:
             if stat.S_ISREG(info.st_mode):
                 return real, info
         raise self.denied(text, what)
+
+    # -- models --------------------------------------------------------------------------------------
+
+    def model_path(self, reference: str) -> Path | None:
+        """Where a model reference that names local files may be loaded from.
+
+        Local policy: None (the loader resolves the reference itself: any folder or file). Confined:
+        the real path of a folder or a ``.gguf`` file found under
+        ``model_roots`` (a relative reference is looked up in each root), or None for a reference that
+        is not a path at all (a hub id such as ``org/name``; the embedded name is the caller's to
+        recognise first). Anything else that looks like a path (absolute, ``..``, ``~``, a ``.gguf``
+        name, several levels) is refused with one message, whether or not it exists.
+        """
+        if self.roots is None:
+            return None
+        text = reference.strip()
+        if not text or "\0" in text or len(text) > _MAX_PATH_CHARS:
+            raise self.model_denied(reference)
+        for real in _inside(text, self.model_roots):
+            if real.is_dir() or (real.is_file() and real.suffix.lower() == ".gguf"):
+                return real  # inside the roots the loader's own messages may name what is missing
+        if _HUB_ID.fullmatch(text) and ".." not in text and not text.lower().endswith(".gguf"):
+            return None
+        raise self.model_denied(reference)
+
+    def model_denied(self, reference: str) -> FileAccessError:
+        """The one refusal of a model reference outside the model roots (missing or forbidden alike)."""
+        return FileAccessError(
+            f"model {_shown(reference)} is not available: this service loads the embedded model, hub ids, "
+            "and model folders or .gguf files under its model roots (AUTOINTERP_MODEL_ROOTS)"
+        )
 
     # -- reading -------------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from store.settings import Settings
 from tools.corpus.sources import BuiltinCorpus
 from tools.corpus.windows import iter_windows
 from tools.exemplars.cache import scoring_skip
+from tools.files import FileAccess
 from tools.runtime.loading import load_model
 from tools.runtime.model_runtime import ModelRuntime
 
@@ -273,8 +274,16 @@ def resolve_units(request: AuditRequest, settings: Settings) -> list[str]:
     return units
 
 
-def run_audit(request: AuditRequest, settings: Settings | None = None, hooks: AuditHooks | None = None) -> AuditReport:
-    """Measure every unit on both checkpoints, apply the rule, re-explain the changed units."""
+def run_audit(
+    request: AuditRequest,
+    settings: Settings | None = None,
+    hooks: AuditHooks | None = None,
+    files: FileAccess | None = None,
+) -> AuditReport:
+    """Measure every unit on both checkpoints, apply the rule, re-explain the changed units.
+
+    ``files``: a confined policy (the workers') loads the checkpoints only from its model roots.
+    """
     import time
 
     from workers.tracked import stored_labels
@@ -283,8 +292,8 @@ def run_audit(request: AuditRequest, settings: Settings | None = None, hooks: Au
     settings = settings or Settings()
     hooks = hooks or AuditHooks()
     units = resolve_units(request, settings)
-    base_rt = ModelRuntime(load_model(request.baseline, settings))
-    cand_rt = ModelRuntime(load_model(request.candidate, settings))
+    base_rt = ModelRuntime(load_model(request.baseline, settings, files))
+    cand_rt = ModelRuntime(load_model(request.candidate, settings, files))
     check_same_tokenizer(base_rt, cand_rt)
     for unit in units:  # bad addresses fail before any forward pass, naming the valid range
         base_rt.resolve(unit)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -185,7 +185,9 @@ def _claim(
     )
 
 
-def run_service_job(settings: Settings, job_id: int, *, owner: str | None = None) -> str:
+def run_service_job(
+    settings: Settings, job_id: int, *, owner: str | None = None, model_roots: Sequence[Path] = ()
+) -> str:
     """Claim and run audit or eval job ``job_id`` as ``owner`` (the Celery task id; a fresh local id
     when None); returns ``ran``, ``skipped`` or ``poisoned``.
 
@@ -200,7 +202,7 @@ def run_service_job(settings: Settings, job_id: int, *, owner: str | None = None
     kind, params = claim.row.kind, claim.row.params
     try:
         if kind is JobKind.audit:
-            execute_audit_job(settings, engine, job_id, params)
+            execute_audit_job(settings, engine, job_id, params, model_roots)
         elif kind is JobKind.eval:
             run_eval(settings, engine, job_id, params)
         else:
@@ -242,9 +244,15 @@ def sweep_service_jobs(engine: Engine, *, stale_after: float, send: Callable[[st
     return counts
 
 
-def execute_audit_job(settings: Settings, engine: Engine, job_id: int, params: dict[str, Any]) -> AuditReport:
+def execute_audit_job(
+    settings: Settings, engine: Engine, job_id: int, params: dict[str, Any], model_roots: Sequence[Path] = ()
+) -> AuditReport:
     """Run the audit described by a job's stored ``params``, reporting progress on job ``job_id`` and
-    writing the report to ``workers.audit.audit_folder``. Status changes are `run_service_job`'s."""
+    writing the report to ``workers.audit.audit_folder``. Status changes are `run_service_job`'s.
+
+    The checkpoints load under the workers' confined policy: from the model roots, plus
+    ``model_roots`` (the watcher's folder and baseline, which the operator configured)."""
+    from evals.suite import service_files
     from workers.audit_report import write_report
 
     request = AuditRequest.model_validate({k: v for k, v in params.items() if k in AuditRequest.model_fields})
@@ -252,6 +260,7 @@ def execute_audit_job(settings: Settings, engine: Engine, job_id: int, params: d
         request,
         settings,
         AuditHooks(progress=lambda done, total: update_job_progress(engine, job_id, done=done, total=total)),
+        files=service_files(settings, model_roots),
     )
     write_report(report, audit_folder(settings, job_id))
     return report

@@ -45,6 +45,7 @@ from tools.catalog import default_registry
 from tools.context import ModelCache, ToolContext
 from tools.executor import Executor, LocalExecutor, ToolCall
 from workers.celery_app import GPU_QUEUE, TaskNames
+from workers.watch_settings import WatchSettings
 
 __all__ = ["RETRY_BASE_S", "RETRY_MAX_S", "WorkerState", "register_tasks", "retry_delay"]
 
@@ -85,10 +86,9 @@ class WorkerState:
         (a worker runs what the API and other clients send it, so it reads no file outside them)."""
         with self._lock:
             if self._ctx is None:
+                files = service_files(self.settings, WatchSettings().model_roots())
                 self._ctx = ToolContext(
-                    settings=self.settings,
-                    models=ModelCache(self.settings, self.model_capacity),
-                    files=service_files(self.settings),
+                    settings=self.settings, models=ModelCache(self.settings, self.model_capacity, files), files=files
                 )
             return self._ctx
 

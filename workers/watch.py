@@ -14,7 +14,7 @@ Celery: `register_service_tasks` adds the tasks ``autointerp.audit``, ``autointe
 id, ``workers.claims``, and retry with backoff while the database is unreachable), and
 `beat_entries` gives the beat schedule entry that runs the watcher every
 ``AUTOINTERP_WATCH_INTERVAL`` seconds when ``AUTOINTERP_WATCH_DIR``, ``AUTOINTERP_WATCH_MODEL`` and
-``AUTOINTERP_WATCH_BASELINE`` are set (`WatchSettings`).
+``AUTOINTERP_WATCH_BASELINE`` are set (`workers.watch_settings.WatchSettings`).
 """
 
 from __future__ import annotations
@@ -24,15 +24,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from store.db import open_store
 from store.errors import InputError, StoreError
 from store.jobs import create_checkpoint_audit
 from store.models import JobKind
 from store.settings import Settings
 from workers.service_jobs import AUDIT_TASK, EVAL_TASK, TASK_QUEUE, WATCH_TASK, enqueue, run_service_job
+from workers.watch_settings import WatchSettings
 
 #: The audits run on every new checkpoint (one AuditRun row per checkpoint and kind).
 AUDIT_KINDS = ("units",)
@@ -40,22 +38,6 @@ AUDIT_KINDS = ("units",)
 Sender = Callable[[Settings, str, int], None]
 
 log = logging.getLogger("autointerp.workers")
-
-
-class WatchSettings(BaseSettings):
-    """What the scheduled watcher watches (``AUTOINTERP_WATCH_*``); inactive without ``dir``."""
-
-    model_config = SettingsConfigDict(env_prefix="AUTOINTERP_WATCH_", extra="ignore")
-
-    dir: Path | None = None
-    model: str | None = None
-    baseline: str | None = None
-    units: str | None = Field(None, description="Comma-separated unit addresses; default: the tracked units.")
-    interval: float = Field(300.0, gt=0, description="Seconds between scans.")
-
-    def active(self) -> bool:
-        """True when a folder, a model name and a baseline are all set."""
-        return bool(self.dir and self.model and self.baseline)
 
 
 def is_checkpoint(folder: Path) -> bool:
@@ -148,7 +130,9 @@ def register_service_tasks(app: Any, settings: Settings | None = None, watch: Wa
         from workers.tasks import STORE_RETRIES, retry_delay
 
         try:
-            return run_service_job(resolved, int(job_id), owner=str(task.request.id))
+            return run_service_job(
+                resolved, int(job_id), owner=str(task.request.id), model_roots=watching.model_roots()
+            )
         except StoreError as exc:
             delay = retry_delay(task.request.retries)
             log.warning("%s job %s: %s; retrying in %.0fs", task.name, job_id, exc, delay)

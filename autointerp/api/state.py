@@ -67,6 +67,18 @@ class ServiceState:
                 self._session = Session(self.settings, files=service_files(self.settings))
             return self._session
 
+    def check_models(self, *references: str | None) -> None:
+        """Refuse (`FileAccessError`, a 400) a model reference the workers would not load: a local
+        folder or file outside the model roots (``AUTOINTERP_MODEL_ROOTS``); checked before a job is
+        queued, so a bad request never becomes a failed job."""
+        from evals.suite import service_files
+        from tools.runtime.loading import checked_source
+
+        files = service_files(self.settings)
+        for reference in references:
+            if reference:
+                checked_source(reference, files)
+
     def executor(self) -> LocalExecutor:
         """The in-process tool executor for ``POST /tools/{name}`` (sharing the session's model cache)."""
         from tools.catalog import default_registry

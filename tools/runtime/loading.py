@@ -17,6 +17,7 @@ import torch
 
 from store.errors import ConfigError, ModelLoadError
 from store.settings import Settings
+from tools.files import FileAccess
 from tools.runtime.adapters import ArchAdapter, adapter_for
 from tools.runtime.addresses import ModelShape
 from tools.runtime.digests import DigestMemo, sha256_file, weight_files
@@ -165,14 +166,29 @@ def resolve_source(name_or_path: str) -> tuple[ModelSource, str]:
     return "hub", text
 
 
-def load_model(name_or_path: str, settings: Settings | None = None) -> LoadedModel:
+def checked_source(name_or_path: str, files: FileAccess | None = None) -> tuple[ModelSource, str]:
+    """``resolve_source`` under a file policy: with a confined one, a reference naming local files
+    must lie under its model roots (`FileAccessError` otherwise, the same whether or not the path
+    exists) and anything else not the embedded name is a hub id. Loads nothing: the API calls it to
+    refuse a request before queueing it."""
+    if files is None or not files.confined or name_or_path.strip().lower() in EMBEDDED_NAMES:
+        return resolve_source(name_or_path)
+    local = files.model_path(name_or_path)
+    if local is None:
+        return "hub", name_or_path.strip()
+    return ("gguf" if local.is_file() else "folder"), str(local)
+
+
+def load_model(name_or_path: str, settings: Settings | None = None, files: FileAccess | None = None) -> LoadedModel:
     """Load a causal LM by embedded name, local folder, GGUF file, or Hugging Face hub id.
 
     The model runs in ``settings.dtype`` on ``settings.device`` (float32 on CPU by default) in eval mode.
-    GGUF files are converted once to safetensors in the cache home.
+    GGUF files are converted once to safetensors in the cache home. With a confined ``files`` policy
+    (the API and the workers), a reference that names local files must lie under its model roots
+    (``FileAccess.model_path``; one refusal whether or not the path exists); the CLI passes none.
     """
     settings = settings or Settings()
-    source, ref = resolve_source(name_or_path)
+    source, ref = checked_source(name_or_path, files)
     digest: str | None = None
     if source == "embedded":
         folder = ensure_embedded(settings.ensure_home())

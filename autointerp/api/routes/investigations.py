@@ -34,6 +34,7 @@ def start(request: InvestigationRequest, service: ServiceState = Depends(get_ser
     from agent.runner import make_brain
 
     executor = request.executor or service.investigation_executor
+    service.check_models(request.model)
     if executor == "celery":
         from workers.service_jobs import submit_investigation
 

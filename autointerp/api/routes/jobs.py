@@ -23,6 +23,7 @@ def submit(request: JobRequest, service: ServiceState = Depends(get_service)) ->
     from workers.service_jobs import submit_service_job
 
     params = request.model_dump(mode="json", exclude={"kind"}, exclude_none=True)
+    service.check_models(*(params.get(key) for key in ("model", "baseline", "candidate")))
     job_id = submit_service_job(service.settings, request.kind, params)
     return JobAccepted(id=int(job_id))
 
