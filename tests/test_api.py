@@ -116,7 +116,7 @@ def test_bad_job_bodies_are_422_with_a_readable_message(client: TestClient) -> N
             {"kind": "label", "model": "m", "layer": 0, "units": "4:2"},
             "body.label.units: units '4:2' is an empty range",
         ),
-        ({"kind": "label", "model": "m", "units": "0:4"}, "body.label.layer: Field required"),
+        ({"kind": "label", "model": "m", "units": "0:4"}, "body.label: give 'layer' (MLP neurons) or 'sae'"),
         ({"kind": "paint"}, "body: Input tag 'paint' found using 'kind' does not match"),
         ({"kind": "audit", "baseline": "a", "candidate": "b"}, "exactly one of 'units'"),
         ({"kind": "label", "model": "m", "layer": -1, "units": "0:4"}, "body.label.layer: Input should be greater"),

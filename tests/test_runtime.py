@@ -178,7 +178,7 @@ def test_interventions_span_batches(runtime: ModelRuntime) -> None:
         ("L1.mlp.96", "valid indices are 0..95"),
         ("L1.attn.h4", "heads 0..3"),
         ("L1.resid.64", "valid indices are 0..63"),
-        ("L1.sae.0", "no SAE is registered"),
+        ("L1.sae.0", "L1.sae.0: no SAE is registered for"),
         ("layer1.mlp.0", "malformed"),
         ("L1.mlp.-1", "malformed"),
         ("L1.mlp_in", "malformed"),

@@ -65,6 +65,8 @@ TABLES = {
     "score",
     "exemplar_cache",
     "stored_suite",
+    "sae_record",
+    "shift_annotation",
 }
 
 
@@ -130,7 +132,7 @@ def cache_data(model_id: int, **changes: object) -> ExemplarCacheCreate:
 
 def test_migrations_create_every_table_matching_the_models(engine: sa.Engine) -> None:
     assert table_names(engine) == TABLES
-    assert current_revision(engine) == head_revision() == "0005"
+    assert current_revision(engine) == head_revision() == "0007"
     assert schema_diff(engine) == []
 
 
@@ -169,7 +171,7 @@ def test_upgrade_from_0001_keeps_the_rows(engine: sa.Engine) -> None:
             {"t": datetime.now(UTC)},
         )
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0005"
+    assert current_revision(engine) == head_revision() == "0007"
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT kind, status FROM job")).all() == [("label", "queued")]
         columns = {c["name"] for c in sa.inspect(conn).get_columns("experiment")}

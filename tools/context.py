@@ -1,11 +1,16 @@
 """What a tool runs with: settings, an explicit LRU cache of loaded models, the store, and the
-file-access policy (``tools.files.FileAccess``) every file a tool reads for its caller goes through."""
+file-access policy (``tools.files.FileAccess``) every file a tool reads for its caller goes through.
+
+Every runtime the context hands out sees the SAEs registered for its model in the store
+(``tools.sae.registry.store_sae_source``), attached lazily when an address first names an SAE."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -14,6 +19,10 @@ from store.settings import Settings
 from tools.files import FileAccess
 from tools.runtime.loading import load_model
 from tools.runtime.model_runtime import ModelRuntime
+from tools.sae.registry import store_sae_source
+
+if TYPE_CHECKING:
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 
 class ModelCache:
@@ -54,21 +63,30 @@ class ToolContext:
     ``files`` decides which files a tool may read for its caller (suite, pairs and corpus files):
     local (the default; the CLI, run by the machine's own user) or confined to the data roots (what
     the API, the jobs it submits and the workers build, from ``evals.suite.service_files``).
+
+    ``chat_models`` makes a LangChain chat model from an LLM spec (``openai:gpt-4o``) for tools that
+    ask an LLM (``shift_annotate`` with an LLM judge); the layers above ``tools`` inject it (tools
+    never import ``agent``). None: no LLM is available here, and such tools say so.
     """
 
     settings: Settings = field(default_factory=Settings)
     models: ModelCache | None = None
     _engine: Engine | None = None
     files: FileAccess = field(default_factory=FileAccess)
+    chat_models: Callable[[str], BaseChatModel] | None = None
 
     def __post_init__(self) -> None:
         if self.models is None:
             self.models = ModelCache(self.settings, files=self.files)
 
     def runtime(self, model: str) -> ModelRuntime:
-        """The loaded model ``model`` (embedded name, folder, GGUF file or hub id)."""
+        """The loaded model ``model`` (embedded name, folder, GGUF file or hub id), with the SAEs
+        registered for it in the store (attached when an address first names an SAE)."""
         assert self.models is not None
-        return self.models.get(model)
+        runtime = self.models.get(model)
+        if runtime.sae_source is None:
+            runtime.sae_source = store_sae_source(self.engine, home=self.settings.home)
+        return runtime
 
     def engine(self) -> Engine:
         """The store (opened and migrated on first use)."""

@@ -133,11 +133,16 @@ class ResultCache:
 
 
 def cache_scope(ctx: ToolContext, args: BaseModel) -> str | None:
-    """What a result depends on besides the arguments: the model's weights digest, or the content
-    of the suite file a function subject lives in. None: the result is not cached."""
+    """What a result depends on besides the arguments: the model's weights digest (and, when the
+    arguments name an SAE, the digests of the model's SAEs), or the content of the suite file a
+    function subject lives in. None: the result is not cached."""
     model = getattr(args, "model", None)
     if isinstance(model, str) and model:
-        return "model:" + ctx.runtime(model).loaded.digest
+        runtime = ctx.runtime(model)
+        scope = "model:" + runtime.loaded.digest
+        if ".sae" in args.model_dump_json():
+            scope += "\nsaes:" + runtime.sae_fingerprint()
+        return scope
     subject = getattr(args, "subject", None)
     if isinstance(subject, str) and "#" in subject:
         from tools.functions.suite import suite_digest

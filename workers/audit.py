@@ -18,6 +18,13 @@ attention sink, as in the exemplar cache) is left out. For every unit:
 0.5). Changed units are then re-explained on the candidate by the agent (``builtin`` unless told),
 and the report puts the stored baseline explanation (if any) beside the new one.
 
+**SAE latents** (``L6.sae.12``, ``L6.sae[name].12``) are audited like neurons, through the SAE
+registered for the *baseline* (found by its weights), which is applied to **both** checkpoints: the
+question is how the candidate's activations look to the same dictionary. Before a changed latent is
+re-explained on the candidate, its SAE is registered for the candidate's model too (same name, same
+registered copy; ``tools.sae.registry.carry_saes``), so the agent's tools find it there; a candidate
+that already has another SAE under that name fails the audit with that reason.
+
 `run_audit` returns an `AuditReport`; `workers.audit_report` writes it as markdown, JSON and a plot.
 A queued ``audit`` job is run by ``workers.service_jobs.execute_audit_job`` from its stored
 parameters, and writes its report to `audit_folder`.
@@ -32,6 +39,7 @@ from pathlib import Path
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Engine
 
 from store.errors import InputError
 from store.settings import Settings
@@ -41,6 +49,7 @@ from tools.exemplars.cache import scoring_skip
 from tools.files import FileAccess
 from tools.runtime.loading import load_model
 from tools.runtime.model_runtime import ModelRuntime
+from tools.sae.registry import carry_saes, store_sae_source
 
 #: Seed of the built-in corpus draw the probe windows come from (fixed: audits must be comparable).
 PROBE_SEED = 1729
@@ -294,6 +303,9 @@ def run_audit(
     units = resolve_units(request, settings)
     base_rt = ModelRuntime(load_model(request.baseline, settings, files))
     cand_rt = ModelRuntime(load_model(request.candidate, settings, files))
+    store = _store_of(settings)
+    base_rt.sae_source = store_sae_source(store, home=settings.home)
+    cand_rt.sae_source = store_sae_source(store, weights_digest=base_rt.loaded.digest, home=settings.home)
     check_same_tokenizer(base_rt, cand_rt)
     for unit in units:  # bad addresses fail before any forward pass, naming the valid range
         base_rt.resolve(unit)
@@ -309,6 +321,9 @@ def run_audit(
         hooks.progress(len(units), total)
     labels = stored_labels(settings, request.model or request.baseline, addresses)
     done = len(units)
+    latent_saes = [t.sae.name for t in (base_rt.resolve(a.unit) for a in audits if a.changed) if t.sae is not None]
+    if request.explain and latent_saes:
+        carry_saes(store(), base_rt, cand_rt, latent_saes)
     for audit in audits:
         audit.baseline_label = labels.get(audit.unit)
         if request.explain and audit.changed:
@@ -332,6 +347,19 @@ def run_audit(
         changed=[a.unit for a in audits if a.changed],
         seconds=time.perf_counter() - started,
     )
+
+
+def _store_of(settings: Settings) -> Callable[[], Engine]:
+    """The store named by ``settings``, opened on first use."""
+
+    def engine() -> Engine:
+        from store.db import open_store
+
+        if settings.db is None:
+            settings.ensure_home()
+        return open_store(settings.db_url())
+
+    return engine
 
 
 def audit_folder(settings: Settings, job_id: int) -> Path:

@@ -40,7 +40,7 @@ from sqlalchemy import Engine
 
 from store import jobs as store_jobs
 from store.errors import InputError, StoreError
-from store.models import Job, JobCreate, JobKind, JobStatus
+from store.models import SAE_NAME_PATTERN, Job, JobCreate, JobKind, JobStatus
 from store.repo import get_job, set_job_status
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "JobView",
     "LabelJobParams",
     "check_executor",
+    "fill_sae_layer",
     "find_or_create_label_job",
     "job_items",
     "job_params",
@@ -90,12 +91,17 @@ def parse_units(spec: str) -> tuple[int, int]:
 
 
 class LabelJobParams(BaseModel):
-    """What a label job explains and how: MLP neurons ``start..stop-1`` of ``layer`` of ``model``."""
+    """What a label job explains and how: MLP neurons ``start..stop-1`` of ``layer`` of ``model``, or
+    latents ``start..stop-1`` of the SAE named ``sae`` (``layer`` is then the SAE's, filled in from the
+    store by `fill_sae_layer` when the job is submitted)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     model: str = Field(min_length=1, description="Embedded name, local HF folder, .gguf file or hub id.")
-    layer: int = Field(ge=0)
+    layer: int | None = Field(None, ge=0, description="Layer of the MLP neurons (or of the SAE).")
+    sae: str | None = Field(
+        None, pattern=SAE_NAME_PATTERN, description="Label this registered SAE's latents instead of MLP neurons."
+    )
     start: int = Field(ge=0)
     stop: int = Field(ge=1, description="First unit index not labeled (half-open range).")
     agent: str = Field("builtin", min_length=1, description="builtin, openai:<model> or anthropic:<model>.")
@@ -116,19 +122,44 @@ class LabelJobParams(BaseModel):
 
     @model_validator(mode="after")
     def _range(self) -> LabelJobParams:
-        """The unit range must not be empty."""
+        """The unit range must not be empty; MLP neurons need their layer."""
         if self.stop <= self.start:
             raise ValueError(f"stop ({self.stop}) must be greater than start ({self.start})")
+        if self.layer is None and self.sae is None:
+            raise ValueError("give the layer of the MLP neurons, or the sae whose latents to label")
         return self
 
+    @property
+    def site(self) -> str:
+        """The site whose exemplar cache the job builds: ``L{layer}.mlp``, or the SAE's ``L{layer}.sae[name]``."""
+        if self.layer is None:
+            raise InputError(f"the layer of SAE {self.sae!r} is not known yet (fill_sae_layer)")
+        return f"L{self.layer}.sae[{self.sae}]" if self.sae else f"L{self.layer}.mlp"
+
     def keys(self) -> list[str]:
-        """The unit addresses, in order (the items' keys)."""
-        return [f"L{self.layer}.mlp.{i}" for i in range(self.start, self.stop)]
+        """The unit addresses, in order (the items' keys): ``L6.mlp.{i}`` or ``L6.sae[name].{j}``."""
+        site = self.site
+        return [f"{site}.{i}" for i in range(self.start, self.stop)]
 
     def digest(self) -> str:
-        """sha256 of the canonical parameters: the job's identity for re-runs."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """sha256 of the canonical parameters: the job's identity for re-runs (``sae`` only when set,
+        so a neuron job keeps the identity it had before SAE jobs existed)."""
+        exclude = set() if self.sae is not None else {"sae"}
+        payload = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def fill_sae_layer(engine: Engine, params: LabelJobParams) -> LabelJobParams:
+    """``params`` with the layer of its SAE filled in from the store (unchanged for neuron jobs).
+    InputError when no such SAE is registered for the model, or it reads another layer than given."""
+    if params.sae is None:
+        return params
+    from tools.sae.registry import sae_layer
+
+    layer = sae_layer(engine, params.model, params.sae)
+    if params.layer is not None and params.layer != layer:
+        raise InputError(f"SAE {params.sae!r} of {params.model} reads layer {layer}, not {params.layer}")
+    return params.model_copy(update={"layer": layer})
 
 
 def validate_params(kind: str, params: dict[str, Any]) -> LabelJobParams:
@@ -266,6 +297,7 @@ def find_or_create_label_job(
             raise InputError(f"no label job with id {job_id}; `autointerp jobs list` shows the jobs")
         reopen_failed_items(engine, job_id)
         return job_id, False
+    params = fill_sae_layer(engine, params)
     digest = params.digest()
     if not new:
         found = store_jobs.find_job_by_digest(engine, JobKind.label, digest)

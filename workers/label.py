@@ -1,6 +1,7 @@
-"""Batch labeling: submit a label job, prepare it (build or reuse the layer's exemplar cache), label
-one unit (one investigation, exactly once: the item is claimed through ``workers.claims``), run a
-whole job in this process, and the sweeper that re-sends work lost with the broker.
+"""Batch labeling: submit a label job, prepare it (build or reuse the layer's exemplar cache, or the
+SAE's for a job over SAE latents), label one unit (one investigation, exactly once: the item is
+claimed through ``workers.claims``), run a whole job in this process, and the sweeper that re-sends
+work lost with the broker.
 
 The same functions run in a Celery worker (workers/tasks.py) and in ``autointerp label --executor
 local``; only who calls them differs.
@@ -102,9 +103,10 @@ def submit_label_job(settings: Settings, params: dict[str, Any], executor: str =
 
 
 def prepare_label_job(ctx: ToolContext, engine: Engine, job_id: int, *, progress: bool = False) -> bool:
-    """Check the job's units exist in its model and build or reuse the layer's exemplar cache; the job
-    is then ``running``. False (and the job failed with the reason) for bad input; `StoreError` (a
-    database that cannot be reached) propagates so the caller retries."""
+    """Check the job's units exist in its model and build or reuse the exemplar cache of their site
+    (the layer's MLP, or the SAE's latents); the job is then ``running``. False (and the job failed
+    with the reason) for bad input; `StoreError` (a database that cannot be reached) propagates so
+    the caller retries."""
     params = job_params(engine, job_id)
     row = get_job(engine, job_id)
     if (
@@ -118,9 +120,7 @@ def prepare_label_job(ctx: ToolContext, engine: Engine, job_id: int, *, progress
         keys = params.keys()
         runtime.resolve(keys[0])
         runtime.resolve(keys[-1])  # AddressError names the valid range
-        build_site_cache(
-            runtime, engine, ctx.settings, f"L{params.layer}.mlp", max_tokens=params.max_tokens, progress=progress
-        )
+        build_site_cache(runtime, engine, ctx.settings, params.site, max_tokens=params.max_tokens, progress=progress)
     except StoreError:
         raise
     except AutointerpError as exc:

@@ -51,6 +51,7 @@ from workers.audit import AuditHooks, AuditReport, AuditRequest, audit_folder, r
 from workers.celery_app import CPU_QUEUE, GPU_QUEUE, TaskNames
 from workers.claims import SERVICE_KINDS, Claim, ClaimOutcome, claim_job, finish_job, is_due, stamp_sent
 from workers.jobs import check_executor
+from workers.shift import SHIFT_TASK, ShiftJobParams, execute_shift_job
 
 if TYPE_CHECKING:
     from agent.runner import Session
@@ -61,10 +62,12 @@ __all__ = [
     "EVAL_TASK",
     "INVESTIGATE_TASK",
     "SERVICE_KINDS",
+    "SHIFT_TASK",
     "WATCH_TASK",
     "EvalJobParams",
     "InvestigateJobParams",
     "check_eval_suite",
+    "create_service_job",
     "eval_folder",
     "execute_audit_job",
     "run_investigation_job",
@@ -107,15 +110,17 @@ def _one_line(exc: ValidationError, what: str) -> InputError:
 
 
 def validate_service_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The canonical parameters of an audit or eval job; one-line InputError naming the bad fields."""
+    """The canonical parameters of an audit, eval or shift job; one-line InputError naming the bad fields."""
     try:
         if kind == JobKind.audit.value:
             return AuditRequest.model_validate(params).model_dump(mode="json")
         if kind == JobKind.eval.value:
             return EvalJobParams.model_validate(params).model_dump(mode="json")
+        if kind == JobKind.shift.value:
+            return ShiftJobParams.model_validate(params).model_dump(mode="json")
     except ValidationError as exc:
         raise _one_line(exc, kind) from None
-    raise InputError(f"unknown job kind {kind!r}; expected label, audit or eval")
+    raise InputError(f"unknown job kind {kind!r}; expected label, audit, eval or shift")
 
 
 def _engine(settings: Settings) -> Engine:
@@ -125,11 +130,11 @@ def _engine(settings: Settings) -> Engine:
 
 
 def enqueue(settings: Settings, kind: str, job_id: int) -> None:
-    """Send the task that runs audit/eval job ``job_id`` to the workers."""
+    """Send the task that runs audit/eval/shift job ``job_id`` to the workers."""
     from workers.celery_app import create_app
 
-    name = AUDIT_TASK if kind == JobKind.audit.value else EVAL_TASK
-    create_app(settings).send_task(name, args=[job_id], queue=TASK_QUEUE)
+    name, queue = task_of(kind)
+    create_app(settings).send_task(name, args=[job_id], queue=queue)
 
 
 def submit_service_job(settings: Settings, kind: str, params: dict[str, Any], executor: str = "celery") -> int:
@@ -143,15 +148,21 @@ def submit_service_job(settings: Settings, kind: str, params: dict[str, Any], ex
 
         return submit_label_job(settings, params, executor)
     chosen = check_executor(executor)
+    job_id = create_service_job(settings, kind, params)
+    if chosen == "celery":
+        enqueue(settings, kind, job_id)
+    else:
+        run_service_job(settings, job_id)
+    return job_id
+
+
+def create_service_job(settings: Settings, kind: str, params: dict[str, Any]) -> int:
+    """Check an audit, eval or shift job's parameters and store it (queued, not sent); return its id."""
     canonical = validate_service_params(kind, params)
     if kind == JobKind.eval.value:
         check_eval_suite(settings, canonical["suite"])
     job = create_job(_engine(settings), JobCreate(kind=JobKind(kind), params=canonical))
     assert job.id is not None
-    if chosen == "celery":
-        enqueue(settings, kind, job.id)
-    else:
-        run_service_job(settings, job.id)
     return job.id
 
 
@@ -186,10 +197,16 @@ def _claim(
 
 
 def run_service_job(
-    settings: Settings, job_id: int, *, owner: str | None = None, model_roots: Sequence[Path] = ()
+    settings: Settings,
+    job_id: int,
+    *,
+    owner: str | None = None,
+    model_roots: Sequence[Path] = (),
+    progress: bool = False,
 ) -> str:
-    """Claim and run audit or eval job ``job_id`` as ``owner`` (the Celery task id; a fresh local id
-    when None); returns ``ran``, ``skipped`` or ``poisoned``.
+    """Claim and run audit, eval or shift job ``job_id`` as ``owner`` (the Celery task id; a fresh local id
+    when None); returns ``ran``, ``skipped`` or ``poisoned``. ``progress`` shows progress bars (a shift
+    job's capture) when run from a terminal.
 
     The job row records success or the one-line error; the exception is not re-raised (a failed
     audit is a result, not a reason for Celery to redeliver). `StoreError` propagates untouched: the
@@ -205,8 +222,10 @@ def run_service_job(
             execute_audit_job(settings, engine, job_id, params, model_roots)
         elif kind is JobKind.eval:
             run_eval(settings, engine, job_id, params)
+        elif kind is JobKind.shift:
+            execute_shift_job(settings, engine, job_id, params, progress=progress)
         else:
-            raise InputError(f"job {job_id} is a {kind.value} job, not an audit or eval job")
+            raise InputError(f"job {job_id} is a {kind.value} job, not an audit, eval or shift job")
     except StoreError:
         raise
     except Exception as exc:
@@ -217,10 +236,13 @@ def run_service_job(
 
 
 def task_of(kind: str) -> tuple[str, str]:
-    """The Celery task name and queue that run a job of ``kind`` (audit, eval or investigate)."""
+    """The Celery task name and queue that run a job of ``kind`` (audit, eval, shift or investigate)."""
     if kind == JobKind.investigate.value:
         return INVESTIGATE_TASK, INVESTIGATE_QUEUE
-    return (AUDIT_TASK if kind == JobKind.audit.value else EVAL_TASK), TASK_QUEUE
+    names = {JobKind.audit.value: AUDIT_TASK, JobKind.eval.value: EVAL_TASK, JobKind.shift.value: SHIFT_TASK}
+    if kind not in names:
+        raise InputError(f"no task runs {kind!r} jobs")
+    return names[kind], TASK_QUEUE
 
 
 def sweep_service_jobs(engine: Engine, *, stale_after: float, send: Callable[[str, int], None]) -> dict[str, int]:

@@ -35,6 +35,7 @@ from typing import Any
 from celery import Celery, Task
 from sqlalchemy import Engine
 
+from agent.backends.factory import llm_chat_model
 from agent.runner import Session
 from evals.suite import service_files
 from store.db import open_store
@@ -88,7 +89,10 @@ class WorkerState:
             if self._ctx is None:
                 files = service_files(self.settings, WatchSettings().model_roots())
                 self._ctx = ToolContext(
-                    settings=self.settings, models=ModelCache(self.settings, self.model_capacity, files), files=files
+                    settings=self.settings,
+                    models=ModelCache(self.settings, self.model_capacity, files),
+                    files=files,
+                    chat_models=llm_chat_model,
                 )
             return self._ctx
 

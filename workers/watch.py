@@ -29,7 +29,15 @@ from store.errors import InputError, StoreError
 from store.jobs import create_checkpoint_audit
 from store.models import JobKind
 from store.settings import Settings
-from workers.service_jobs import AUDIT_TASK, EVAL_TASK, TASK_QUEUE, WATCH_TASK, enqueue, run_service_job
+from workers.service_jobs import (
+    AUDIT_TASK,
+    EVAL_TASK,
+    SHIFT_TASK,
+    TASK_QUEUE,
+    WATCH_TASK,
+    enqueue,
+    run_service_job,
+)
 from workers.watch_settings import WatchSettings
 
 #: The audits run on every new checkpoint (one AuditRun row per checkpoint and kind).
@@ -115,8 +123,9 @@ def beat_entries(watch: WatchSettings | None = None) -> dict[str, dict[str, Any]
 
 
 def register_service_tasks(app: Any, settings: Settings | None = None, watch: WatchSettings | None = None) -> None:
-    """Register ``autointerp.audit``, ``autointerp.eval`` and ``autointerp.watch_checkpoints`` on a
-    Celery app, route the job tasks to the ``gpu`` queue and add the watcher's beat entry.
+    """Register ``autointerp.audit``, ``autointerp.eval``, ``autointerp.shift`` and
+    ``autointerp.watch_checkpoints`` on a Celery app, route the job tasks to the ``gpu`` queue and add
+    the watcher's beat entry.
 
     ``watch`` defaults to `WatchSettings` read from the environment. The tasks are registered with
     ``shared=False`` (on this app only), so several apps in one process (tests) never cross over.
@@ -146,12 +155,23 @@ def register_service_tasks(app: Any, settings: Settings | None = None, watch: Wa
     def eval_task(self: Any, job_id: int) -> str:
         return run_job(self, job_id)
 
+    @app.task(name=SHIFT_TASK, bind=True, acks_late=True, shared=False)
+    def shift_task(self: Any, job_id: int) -> str:
+        return run_job(self, job_id)
+
     @app.task(name=WATCH_TASK, shared=False)
     def watch_task() -> list[int]:
         return watch_once(resolved, watching)
 
     routes = dict(app.conf.task_routes or {})
-    routes.update({AUDIT_TASK: {"queue": TASK_QUEUE}, EVAL_TASK: {"queue": TASK_QUEUE}, WATCH_TASK: {"queue": "cpu"}})
+    routes.update(
+        {
+            AUDIT_TASK: {"queue": TASK_QUEUE},
+            EVAL_TASK: {"queue": TASK_QUEUE},
+            SHIFT_TASK: {"queue": TASK_QUEUE},
+            WATCH_TASK: {"queue": "cpu"},
+        }
+    )
     app.conf.task_routes = routes
     schedule = dict(app.conf.beat_schedule or {})
     schedule.update(beat_entries(watching))

@@ -13,7 +13,7 @@ from agent.backends.anthropic_chat import AnthropicSDKChat
 from agent.backends.openai_chat import OpenAISDKChat
 from store.errors import ConfigError
 
-__all__ = ["BACKEND_FORMS", "BackendSpec", "make_chat_model", "parse_backend"]
+__all__ = ["BACKEND_FORMS", "BackendSpec", "llm_chat_model", "make_chat_model", "parse_backend"]
 
 BACKEND_FORMS = "'builtin', 'openai:<model>' or 'anthropic:<model>'"
 """The valid spec forms, as error messages list them."""
@@ -76,3 +76,12 @@ def make_chat_model(spec: str, *, env: Mapping[str, str] | None = None) -> BaseC
     return AnthropicSDKChat(
         model=parsed.model, api_key=SecretStr(key), base_url=environ.get("ANTHROPIC_BASE_URL") or None
     )
+
+
+def llm_chat_model(spec: str) -> BaseChatModel:
+    """The chat model of an LLM ``spec`` (``openai:<model>``, ``anthropic:<model>``): the factory a tool
+    context hands to LLM judges (``ToolContext.chat_models``). ConfigError for ``builtin`` or a missing key."""
+    model = make_chat_model(spec)
+    if model is None:
+        raise ConfigError(f"{spec!r} is not an LLM backend; an LLM judge needs 'openai:<model>' or 'anthropic:<model>'")
+    return model

@@ -49,8 +49,11 @@ Text = Annotated[str, AfterValidator(reject_nul)]
 Ref = Annotated[Text, Field(min_length=1, max_length=MAX_REF_CHARS)]
 #: An agent name (builtin, openai:<model>, ...): 1 to MAX_NAME_CHARS characters, no NUL.
 Name = Annotated[Text, Field(min_length=1, max_length=MAX_NAME_CHARS)]
-#: A unit address in a list (L6.mlp.35).
+#: A unit address in a list: a neuron (L6.mlp.35), a head, a residual coordinate or an SAE latent
+#: (L6.sae.12, L6.sae[NAME].12); addresses are checked against the model where it is loaded.
 UnitAddress = Annotated[Text, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+#: A registered SAE's name (``autointerp sae add --name``): letters, digits, '_', '.', '-'.
+SAEName = Annotated[Text, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 class _In(BaseModel):
@@ -63,11 +66,15 @@ class _In(BaseModel):
 
 
 class LabelJobRequest(_In):
-    """Label the MLP neurons ``units`` of ``layer`` of ``model``: one investigation per unit, on workers."""
+    """Label the MLP neurons ``units`` of ``layer`` of ``model`` (or the latents ``units`` of the SAE
+    ``sae`` registered for it): one investigation per unit, on workers."""
 
     kind: Literal["label"]
     model: Ref = Field(description="Embedded name, model folder, .gguf file or hub id.")
-    layer: int = Field(ge=0, le=MAX_INT, description="Layer whose MLP neurons are labelled.")
+    layer: int | None = Field(
+        None, ge=0, le=MAX_INT, description="Layer whose MLP neurons are labelled (with sae: optional, the SAE's)."
+    )
+    sae: SAEName | None = Field(None, description="Label the latents of this registered SAE instead of MLP neurons.")
     units: str = Field(
         max_length=MAX_QUERY_CHARS, description="'a:b' (half-open range), 'i', or 'i,j,k'.", examples=["0:4"]
     )
@@ -96,6 +103,12 @@ class LabelJobRequest(_In):
             raise ValueError(f"units {value[:40]!r} names {count} units; a job labels at most {MAX_LABEL_UNITS}")
         return value.replace(" ", "")
 
+    @model_validator(mode="after")
+    def _layer_or_sae(self) -> LabelJobRequest:
+        if self.layer is None and self.sae is None:
+            raise ValueError("give 'layer' (MLP neurons) or 'sae' (a registered SAE's latents)")
+        return self
+
 
 class AuditJobRequest(_In):
     """Audit a candidate checkpoint against a baseline (see ``workers.audit``)."""
@@ -105,7 +118,10 @@ class AuditJobRequest(_In):
     baseline: Ref = Field(description="Baseline model folder or name.")
     candidate: Ref = Field(description="Candidate checkpoint folder or name.")
     units: list[UnitAddress] | None = Field(
-        None, max_length=MAX_UNITS, description="Unit addresses to audit, e.g. ['L1.mlp.3']."
+        None,
+        max_length=MAX_UNITS,
+        description="Unit addresses to audit, e.g. ['L1.mlp.3', 'L6.sae.12'] (SAE latents: the SAE registered for "
+        "the baseline is applied to both checkpoints).",
     )
     tracked: bool = Field(False, description="Audit the units with stored explanations of the baseline.")
     explain: bool = Field(True, description="Re-explain the units that changed.")
@@ -133,7 +149,27 @@ class EvalJobRequest(_In):
     limit: int | None = Field(None, ge=1, le=MAX_INT)
 
 
-JobRequest = Annotated[LabelJobRequest | AuditJobRequest | EvalJobRequest, Field(discriminator="kind")]
+class ShiftJobRequest(_In):
+    """SHIFT annotation of a registered SAE's latents, scored with SCR and TPP on a generated dataset
+    (the fields of ``workers.shift.ShiftJobParams``, which checks them again)."""
+
+    kind: Literal["shift"]
+    model: Ref
+    sae: SAEName = Field(description="A registered SAE's name (autointerp sae list).")
+    dataset: Literal["bios", "reviews"] = "bios"
+    pair: tuple[Name, Name] | None = Field(None, description="SCR pair, e.g. ['professor', 'nurse'].")
+    judge: Name = Field("builtin", description="builtin, or an LLM spec such as openai:gpt-4o.")
+    n_train: int = Field(4000, ge=16, le=20_000, description="Training texts per probe (a multiple of 4).")
+    n_test: int = Field(1000, ge=16, le=20_000, description="Test texts per probe (a multiple of 4).")
+    seed: int = Field(0, ge=0, le=MAX_INT)
+    n_values: list[Annotated[int, Field(ge=1, le=100_000)]] | None = Field(None, min_length=1, max_length=16)
+    judged_top: int = Field(20, ge=1, le=64, description="Latents per ablated concept the judge annotates.")
+    tpp: bool = True
+
+
+JobRequest = Annotated[
+    LabelJobRequest | AuditJobRequest | EvalJobRequest | ShiftJobRequest, Field(discriminator="kind")
+]
 
 
 class JobAccepted(BaseModel):
@@ -175,7 +211,8 @@ class InvestigationRequest(_In):
     """Investigate one subject with an agent."""
 
     subject: Ref = Field(
-        description="Unit address (L6.mlp.35), or a suite function: FILE#ID (a file under the data roots) or "
+        description="Unit address (L6.mlp.35, an SAE latent L6.sae.12), or a suite function: FILE#ID (a file under "
+        "the data roots) or "
         "suite:NAME#ID (an uploaded suite)."
     )
     model: Ref | None = Field(None, description="Model of a unit subject (default: the embedded model).")

@@ -10,6 +10,7 @@ import typer
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 from autointerp.cli.common import DB_HELP, JSON_HELP
 from autointerp.cli.output import console, emit, err_console
@@ -109,7 +110,7 @@ def explain_command(
 
     def render(c: Console) -> None:
         e = result.explanation
-        c.rule(f"investigation {result.investigation_id}: {result.subject}")
+        c.rule(escape(f"investigation {result.investigation_id}: {result.subject}"))
         if e is None:
             c.print("no explanation was written")
             return
@@ -192,7 +193,7 @@ def chat_command(
         brain = make_brain(_backend(agent))
         investigation_id, first = run.create(subject, model, _backend(agent), Budget(tool_calls=budget))
         pending: list[Any] | None = first
-        console.print(f"chat {investigation_id} on {subject} (resume with --thread {investigation_id})")
+        console.print(escape(f"chat {investigation_id} on {subject} (resume with --thread {investigation_id})"))
     else:
         investigation_id = thread
         from store.investigations import get_investigation

@@ -8,6 +8,7 @@ from store.db import open_store
 from store.settings import Settings, get_settings
 from tools.runtime.loading import LoadedModel, load_model
 from tools.runtime.model_runtime import ModelRuntime
+from tools.sae.registry import store_sae_source
 
 JSON_HELP = "Write the result as JSON to PATH ('-' for stdout)."
 DB_HELP = "Database URL (default: AUTOINTERP_DB, else SQLite in the cache home)."
@@ -20,9 +21,12 @@ def settings_from(db: str | None = None, device: str | None = None, dtype: str |
 
 
 def open_runtime(model: str, settings: Settings, *, batch_size: int = 16) -> ModelRuntime:
-    """Load a model and wrap it in a runtime."""
+    """Load a model and wrap it in a runtime that sees the SAEs registered for it (read from the
+    store only when an address names an SAE)."""
     loaded: LoadedModel = load_model(model, settings)
-    return ModelRuntime(loaded, batch_size=batch_size)
+    runtime = ModelRuntime(loaded, batch_size=batch_size)
+    runtime.sae_source = store_sae_source(lambda: store_for(settings), home=settings.home)
+    return runtime
 
 
 def store_for(settings: Settings) -> Engine:

@@ -1,11 +1,13 @@
 """``make demo``, the main job: fetch the embedded model, cache one layer's exemplars, show its most
 selective neurons, run a batch label job over a range of the layer's neurons with the builtin agent,
-and run a small generated FIND-style eval (numeric, string and entity functions) scored against ground
-truth.
+train a small TopK SAE on the layer's residual stream and label some of its latents, and run a small
+generated FIND-style eval (numeric, string and entity functions) scored against ground truth.
 
 The neurons shown are the layer's most *selective* ones: largest max / std, i.e. rare, strong spikes
 above an otherwise quiet distribution — the easiest kind to read off exemplars. The label job is the
-same one ``autointerp label`` runs (resumable: a second ``make demo`` reuses its explanations).
+same one ``autointerp label`` runs (resumable: a second ``make demo`` reuses its explanations). The
+SAE is a small one (2x width, ~200k tokens: a couple of minutes) so that the demo stays short; a second
+``make demo`` reuses the finished training run. ``autointerp sae train`` trains the full-size one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -32,6 +35,9 @@ def run_demo(
     units: int = 3,
     k: int = 4,
     label_units: int = 6,
+    sae_latents: int = 3,
+    sae_tokens: int = 196_608,
+    sae_corpus: str | None = None,
     eval_size: tuple[int, int, int] = (8, 8, 4),
     eval_seed: int = 2026,
 ) -> None:
@@ -78,6 +84,8 @@ def run_demo(
     )
     if label_units:
         _label(console, settings, layer, label_units, max_tokens)
+    if sae_latents:
+        _sae(console, settings, layer, sae_latents, sae_tokens, max_tokens, sae_corpus)
     if sum(eval_size):
         _evaluate(console, settings, eval_size, eval_seed)
 
@@ -108,6 +116,63 @@ def _label(console: Console, settings: Settings, layer: int, n: int, max_tokens:
     )
 
 
+def _sae(
+    console: Console, settings: Settings, layer: int, n: int, tokens: int, max_tokens: int, corpus: str | None
+) -> None:
+    """Step 5: train (or reuse) a small TopK SAE on the layer's residual stream, register it, label n latents
+    (``corpus`` None: the default training corpus, real text mixed with built-in text)."""
+    from tools.corpus.sources import DEFAULT_TRAINING_CORPUS
+    from tools.sae.registry import register_sae
+    from tools.sae.train import TrainSpec, run_dir_for, train_sae
+    from workers.jobs import find_or_create_label_job, job_items, validate_params
+    from workers.label import run_label_job_locally
+
+    runtime = open_runtime(EMBEDDED_NAME, settings, batch_size=32)
+    spec = TrainSpec(
+        layer=layer,
+        latents=2 * runtime.shape.d_model,
+        k=32,
+        tokens=tokens,
+        corpus=corpus or DEFAULT_TRAINING_CORPUS,
+        eval_tokens=8_192,
+        ce_tokens=2_048,
+    )
+    width = spec.width(runtime.shape.d_model)
+    console.rule(f"5. SAE latents: a TopK SAE on L{layer}.resid_post ({width} latents, k={spec.k}), then labels")
+    report = train_sae(runtime, spec, run_dir_for(settings.ensure_home(), spec, runtime))
+    m = report.metrics
+    how = (
+        "reused an earlier run" if report.reused else f"{report.seconds:.0f}s, {report.tokens_per_second:,.0f} tokens/s"
+    )
+    what = "real text (the Brown Corpus) mixed with built-in text" if corpus is None else corpus
+    console.print(
+        f"{report.tokens:,} tokens of {what} ({how})\n"
+        f"held-out: FVU {m.fvu:.3f}  L0 {m.l0:.1f}  dead {100 * m.dead_fraction:.1f}%  "
+        f"CE recovered {m.ce_recovered if m.ce_recovered is not None else float('nan'):.3f}"
+    )
+    engine = store_for(settings)
+    name = f"demo-l{layer}-{width}"
+    registration = register_sae(engine, settings, runtime, report.sae_path, name=name)
+    console.print(escape(f"registered as {name} ({registration.address}); its latents are L{layer}.sae[{name}].j"))
+    params = validate_params(
+        "label",
+        {"model": EMBEDDED_NAME, "sae": name, "units": f"0:{n}", "agent": "builtin", "max_tokens": max_tokens},
+    )
+    job_id, created = find_or_create_label_job(engine, params)
+    console.print(f"[dim]{'new' if created else 'resuming'} job {job_id}: `autointerp jobs show {job_id}`[/dim]")
+    view = run_label_job_locally(settings, job_id, progress=True)
+    table = Table("latent", "label", "confidence", "investigation", title=f"job {job_id}: {view.status}")
+    for item in job_items(engine, job_id):
+        confidence = _confidence(engine, item.investigation_id)
+        label = escape(item.label or item.error or item.status)
+        table.add_row(escape(item.key), label, confidence, str(item.investigation_id or "-"))
+    console.print(table)
+    console.print(
+        "FVU: share of the residual stream's variance the SAE does not reconstruct; CE recovered: 1 = splicing "
+        "the reconstruction into the model loses nothing, 0 = as bad as zeroing the residual stream."
+    )
+
+
 def _confidence(engine: Engine, investigation_id: int | None) -> str:
     if investigation_id is None:
         return "-"
@@ -116,7 +181,7 @@ def _confidence(engine: Engine, investigation_id: int | None) -> str:
 
 
 def _evaluate(console: Console, settings: Settings, size: tuple[int, int, int], seed: int) -> None:
-    """Step 5: a small generated FIND-style suite explained by the builtin agent and scored."""
+    """Step 6: a small generated FIND-style suite explained by the builtin agent and scored."""
     from autointerp.cli.eval_cmd import eval_table
     from evals.generators.entities import generate_entities
     from evals.generators.numeric import generate_numeric
@@ -126,7 +191,7 @@ def _evaluate(console: Console, settings: Settings, size: tuple[int, int, int], 
     from evals.suite import write_suite
 
     numeric, string, entity = size
-    console.rule(f"5. FIND-style eval: {numeric} numeric, {string} string, {entity} entity functions (seed {seed})")
+    console.rule(f"6. FIND-style eval: {numeric} numeric, {string} string, {entity} entity functions (seed {seed})")
     path = settings.home / "suites" / f"demo-{seed}-{numeric}-{string}-{entity}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     items = [*generate_numeric(numeric, seed), *generate_strings(string, seed), *generate_entities(entity, seed)]

@@ -22,12 +22,14 @@ from autointerp.cli.agent_cmd import chat_command, explain_command, show_command
 from autointerp.cli.common import DB_HELP, JSON_HELP, MODEL_HELP, open_runtime, settings_from, store_for
 from autointerp.cli.eval_cmd import eval_command, suite_app
 from autointerp.cli.output import emit, err_console, highlighted
+from autointerp.cli.sae_cmd import sae_app
 from autointerp.cli.service_cmd import audit_command, serve_command
+from autointerp.cli.shift_cmd import shift_command
 from autointerp.cli.tools_cmd import ablate_command, ioi_command, patch_command, steer_command, tools_app
 from autointerp.cli.worker_cmd import beat_command, jobs_app, label_command, worker_command
 from store.dburl import mask_url
 from store.errors import AutointerpError
-from tools.exemplars.service import build_site_cache, cache_site_of, open_site_cache, unit_exemplars
+from tools.exemplars.service import build_site_cache, cache_site_of, open_site_cache, sae_digest_of, unit_exemplars
 from tools.plots.histogram import plot_activation_histogram
 from tools.runtime.embedded import EMBEDDED_NAME
 from tools.runtime.queries import model_info, unit_activations
@@ -62,8 +64,10 @@ app.command("worker")(worker_command)
 app.command("beat")(beat_command)
 app.command("label")(label_command)
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(sae_app, name="sae")
 app.command("serve")(serve_command)
 app.command("audit")(audit_command)
+app.command("shift")(shift_command)
 
 JsonOpt = Annotated[str | None, typer.Option("--json", help=JSON_HELP, metavar="PATH")]
 DbOpt = Annotated[str | None, typer.Option("--db", help=DB_HELP, metavar="URL")]
@@ -114,7 +118,7 @@ def models_info(
 @app.command("activations")
 def activations(
     model: ModelOpt,
-    unit: Annotated[str, typer.Option("--unit", "-u", help="Unit address, e.g. L12.mlp.303.")],
+    unit: Annotated[str, typer.Option("--unit", "-u", help="Unit address, e.g. L12.mlp.303 or L6.sae.12.")],
     text: Annotated[str, typer.Option("--text", "-t", help="The text to run.")],
     json_path: JsonOpt = None,
     device: DeviceOpt = None,
@@ -126,7 +130,7 @@ def activations(
 
     def render(c: Console) -> None:
         c.print(highlighted(result.tokens, result.activations))
-        table = Table("pos", "token", "activation", title=f"{result.unit} on {result.model}")
+        table = Table("pos", "token", "activation", title=escape(f"{result.unit} on {result.model}"))
         for pos, (token, value) in enumerate(zip(result.tokens, result.activations, strict=True)):
             table.add_row(str(pos), repr(token), f"{value:+.4f}")
         c.print(table)
@@ -138,7 +142,9 @@ def activations(
 def cache_build(
     model: ModelOpt,
     layer: Annotated[int | None, typer.Option("--layer", "-l", help="Layer whose MLP neurons to cache.")] = None,
-    site: Annotated[str | None, typer.Option("--site", help="Any site instead, e.g. L5.resid_post.")] = None,
+    site: Annotated[
+        str | None, typer.Option("--site", help="Any site instead, e.g. L5.resid_post, or an SAE's latents: L6.sae.")
+    ] = None,
     corpus: Annotated[str, typer.Option("--corpus", help="builtin, a .txt/.jsonl file, or hf:NAME...")] = "builtin",
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Tokens to stream.")] = 200_000,
     ctx: Annotated[int, typer.Option("--ctx", min=4, max=4096, help="Context window length.")] = 64,
@@ -187,7 +193,7 @@ def cache_build(
 @app.command("exemplars")
 def exemplars(
     model: ModelOpt,
-    unit: Annotated[str, typer.Option("--unit", "-u", help="Unit address, e.g. L12.mlp.303.")],
+    unit: Annotated[str, typer.Option("--unit", "-u", help="Unit address, e.g. L12.mlp.303 or L6.sae.12.")],
     k: Annotated[int, typer.Option("-k", min=1, help="Top contexts to show.")] = 10,
     per_quantile: Annotated[int, typer.Option("--per-quantile", min=0, help="Contexts per quantile.")] = 2,
     plot: Annotated[Path | None, typer.Option("--plot", help="Save an activation histogram PNG here.")] = None,
@@ -199,7 +205,7 @@ def exemplars(
     engine = store_for(settings)
     runtime = open_runtime(model, settings)
     site, _ = cache_site_of(runtime, unit)
-    cache, _ = open_site_cache(engine, runtime.loaded, site)
+    cache, _ = open_site_cache(engine, runtime.loaded, site, sae_digest=sae_digest_of(runtime, site))
     result = unit_exemplars(runtime, cache, unit, k=k, per_quantile=per_quantile)
     if plot is not None:
         err_console.print(f"[dim]wrote {plot_activation_histogram(result, plot)}[/dim]")
@@ -210,7 +216,7 @@ def exemplars(
     def render(c: Console) -> None:
         s = result.stats
         c.print(
-            f"[bold]{result.unit}[/bold] of {result.model}: max {s['max']:.3f}  mean {s['mean']:.4f}  "
+            f"[bold]{escape(result.unit)}[/bold] of {escape(result.model)}: max {s['max']:.3f}  mean {s['mean']:.4f}  "
             f"std {s['std']:.4f}  firing {100 * s['frac_firing']:.1f}% of {s['count']:,} tokens"
         )
         scale = max(s["max"], 1e-9)
@@ -231,11 +237,15 @@ def demo(
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1000, help="Tokens to stream.")] = 60_000,
     units: Annotated[int, typer.Option("--units", min=1, help="Selective neurons to show.")] = 3,
     label_units: Annotated[int, typer.Option("--label", min=0, help="Neurons the label job explains.")] = 6,
+    sae_latents: Annotated[
+        int, typer.Option("--sae-latents", min=0, help="Latents of the demo SAE to label (0: skip the SAE step).")
+    ] = 3,
     numeric: Annotated[int, typer.Option("--numeric", min=0, help="Numeric functions in the eval.")] = 8,
     string: Annotated[int, typer.Option("--string", min=0, help="String functions in the eval.")] = 8,
     entity: Annotated[int, typer.Option("--entity", min=0, help="Entity functions in the eval.")] = 4,
 ) -> None:
-    """The main job on the embedded model: cache a layer, label its neurons, and run a small FIND-style eval."""
+    """The main job on the embedded model: cache a layer, label its neurons, train a small SAE and label
+    latents, and run a small FIND-style eval."""
     from autointerp.cli.demo import run_demo
     from autointerp.cli.output import console
 
@@ -245,6 +255,7 @@ def demo(
         max_tokens=max_tokens,
         units=units,
         label_units=label_units,
+        sae_latents=sae_latents,
         eval_size=(numeric, string, entity),
     )
 
@@ -274,6 +285,14 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *args: ob
     return f"warning: {message}\n"
 
 
+# Typer >= 0.20 vendors its own copy of click: its usage errors, exits and aborts are not click's classes.
+_USAGE_ERRORS: tuple[type[Exception], ...] = tuple(
+    {click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")}
+)
+_EXITS: tuple[type[BaseException], ...] = tuple({click.exceptions.Exit, typer.Exit})
+_ABORTS: tuple[type[BaseException], ...] = tuple({click.exceptions.Abort, typer.Abort})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning known errors into one line and exit status 2."""
     _quiet_libraries()
@@ -288,12 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return 2
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except _EXITS as exc:
+        return int(getattr(exc, "exit_code", 0))
+    except _USAGE_ERRORS as exc:
+        exc.show()  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except _ABORTS:
         err_console.print("aborted")
         return 130
     except KeyboardInterrupt:

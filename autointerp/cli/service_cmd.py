@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from autointerp.cli.common import DB_HELP, JSON_HELP, settings_from
 from autointerp.cli.output import emit, err_console
@@ -94,7 +95,7 @@ def audit_command(
         for u in report.units:
             mark = "[red]changed[/red]" if u.changed else "[dim]same[/dim]   "
             label = f"  {u.baseline_label or '-'} → {u.candidate_label}" if u.candidate_label else ""
-            c.print(f"{mark} {u.unit:<14} shift {u.mean_shift:6.2f}  Jaccard {u.jaccard:.2f}{label}")
+            c.print(f"{mark} {escape(u.unit):<14} shift {u.mean_shift:6.2f}  Jaccard {u.jaccard:.2f}{label}")
         if files is not None:
             c.print(f"[dim]report: {files.markdown}, {files.json_path}, {files.plot}[/dim]")
 

@@ -9,8 +9,10 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from agent.backends.factory import llm_chat_model
 from autointerp.cli.common import JSON_HELP, MODEL_HELP, settings_from
 from autointerp.cli.output import emit, err_console, to_json
 from store.errors import InputError
@@ -35,7 +37,9 @@ class ToolListing(BaseModel):
 
 def executor(no_cache: bool = False) -> LocalExecutor:
     """A local executor over the built-in tools with settings from the environment."""
-    return LocalExecutor(default_registry(), ToolContext(settings=settings_from()), cache=not no_cache)
+    return LocalExecutor(
+        default_registry(), ToolContext(settings=settings_from(), chat_models=llm_chat_model), cache=not no_cache
+    )
 
 
 @tools_app.command("list")
@@ -124,7 +128,7 @@ def ablate_command(
             "baseline",
             "ablated",
             "effect",
-            title=f"{data['metric']} with {data['method']} ablation of {', '.join(data['targets'])}",
+            title=escape(f"{data['metric']} with {data['method']} ablation of {', '.join(data['targets'])}"),
         )
         for t, b, a, e in zip(data["texts"], data["baseline"], data["ablated"], data["effects"], strict=True):
             table.add_row(t[:60].replace("\n", " "), f"{b:.4f}", f"{a:.4f}", f"{e:+.4f}")
@@ -156,7 +160,7 @@ def steer_command(
     def render(c: Console) -> None:
         c.print(f"[bold]prompt[/bold]     {data['prompt']}")
         c.print(f"[bold]unsteered[/bold]  {data['unsteered']}")
-        c.print(f"[bold]steered[/bold]    {data['steered']}   ({data['target']}, alpha {data['alpha']:+g})")
+        c.print(f"[bold]steered[/bold]    {data['steered']}   ({escape(data['target'])}, alpha {data['alpha']:+g})")
 
     emit(result, json_path, render)
 
@@ -170,10 +174,15 @@ def patch_command(
     pairs: Annotated[str | None, typer.Option("--pairs", help="JSONL file of pairs (averaged).")] = None,
     site: Annotated[str, typer.Option("--site", help="resid_pre, attn_out, mlp_out or heads.")] = "resid_pre",
     method: Annotated[str, typer.Option("--method", help="exact, attribution or naive.")] = "exact",
+    sae: Annotated[
+        str | None, typer.Option("--sae", help="Patch an SAE's latents instead (L6.sae or L6.sae[NAME]).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=1, max=1024, help="With --sae: latents to score.")] = 32,
     plot: Annotated[Path | None, typer.Option("--plot", help="Save the heatmap PNG here.")] = None,
     json_path: JsonOpt = None,
 ) -> None:
-    """Activation or attribution patching sweep, as a layers x positions (or heads) heatmap."""
+    """Activation or attribution patching sweep, as a layers x positions (or heads) heatmap; with --sae,
+    the SAE's latents that restore the clean answer."""
     args = {
         "model": model,
         "clean": clean,
@@ -183,6 +192,8 @@ def patch_command(
         "pairs": pairs,
         "site": site,
         "method": method,
+        "sae": sae,
+        "top": top if sae is not None else None,
     }
     result = executor().submit("patch_activations", {k: v for k, v in args.items() if v is not None})
     assert isinstance(result, PatchResult)
@@ -191,9 +202,15 @@ def patch_command(
 
     def render(c: Console) -> None:
         c.print(
-            f"{result.method} patching of {result.site}: LD clean {result.clean_ld:+.3f}, "
-            f"corrupt {result.corrupt_ld:+.3f}, {result.n_pairs} pair(s)"
+            escape(f"{result.method} patching of {result.site}: LD clean {result.clean_ld:+.3f}, ")
+            + f"corrupt {result.corrupt_ld:+.3f}, {result.n_pairs} pair(s)"
         )
+        if result.column_kind == "latent":
+            table = Table("latent", "score", title="normalised scores (1 = restores the clean answer)")
+            for j, value in zip(result.positions, result.scores[0], strict=True):
+                table.add_row(escape(f"{result.site}.{j}"), f"{_cell(value)} {value:+.3f}")
+            c.print(table)
+            return
         columns = [f"h{p}" for p in result.positions] if result.site == "heads" else result.tokens
         strip_title = f"layers {result.layers[0]}..{result.layers[-1]} (green +, red -)"
         table = Table("column", strip_title, "strongest", title="normalised scores (1 = restores the clean answer)")

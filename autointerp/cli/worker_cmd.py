@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from autointerp.cli.common import DB_HELP, JSON_HELP, MODEL_HELP
@@ -111,13 +112,16 @@ def _render_job(c: Console, view: JobView, items: list[ItemView] | None = None) 
         table = Table("unit", "status", "tries", "investigation", "label")
         for item in items:
             label = item.label or (item.error or "")[:80]
-            table.add_row(item.key, item.status, str(item.attempts), str(item.investigation_id or ""), label)
+            table.add_row(escape(item.key), item.status, str(item.attempts), str(item.investigation_id or ""), label)
         c.print(table)
 
 
 def label_command(
     model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP)] = None,
     layer: Annotated[int | None, typer.Option("--layer", "-l", min=0, help="Layer whose MLP neurons to label.")] = None,
+    sae: Annotated[
+        str | None, typer.Option("--sae", help="Label this registered SAE's latents instead (autointerp sae list).")
+    ] = None,
     units: Annotated[str | None, typer.Option("--units", help="START:STOP (STOP excluded) or one index.")] = None,
     agent: Annotated[str | None, typer.Option("--agent", help="builtin, openai:<model> or anthropic:<model>.")] = None,
     executor: ExecutorOpt = "local",
@@ -130,14 +134,15 @@ def label_command(
     json_path: JsonOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Label a range of a layer's MLP neurons: one investigation per unit, resumable.
+    """Label a range of a layer's MLP neurons (or of an SAE's latents, --sae NAME): one investigation
+    per unit, resumable.
 
     A re-run with the same parameters finds the same job and skips its finished units (``--new``
     starts over; ``--job ID`` resumes a job by id).
     """
     from store.db import open_store
     from store.settings import Settings
-    from workers.jobs import find_or_create_label_job, job_items, job_params, job_view, validate_params
+    from workers.jobs import fill_sae_layer, find_or_create_label_job, job_items, job_params, job_view, validate_params
     from workers.label import enqueue_label_job, run_label_job_locally
 
     check_executor(executor, "--executor")
@@ -146,13 +151,14 @@ def label_command(
         settings.ensure_home()
     engine = open_store(settings.db_url())
     if job_id is None:
-        if model is None or layer is None or units is None:
-            raise InputError("give --model, --layer and --units (or --job ID to resume a job)")
+        if model is None or (layer is None and sae is None) or units is None:
+            raise InputError("give --model, --layer (or --sae NAME) and --units (or --job ID to resume a job)")
         params = validate_params(
             "label",
             {
                 "model": model,
                 "layer": layer,
+                "sae": sae,
                 "units": units,
                 "agent": agent or Settings().llm,
                 "budget": budget,
@@ -164,6 +170,7 @@ def label_command(
             params = job_params(engine, job_id)
         except Exception as exc:
             raise InputError(f"no label job with id {job_id}; `autointerp jobs list` shows the jobs") from exc
+    params = fill_sae_layer(engine, params)
     if executor == "local":
         _check_units(params, settings)  # bad units: one line, exit 2, nothing stored
     found, created = find_or_create_label_job(engine, params, job_id=job_id, new=new)
@@ -245,9 +252,18 @@ def jobs_list(
     def render(c: Console) -> None:
         table = Table("id", "kind", "status", "done", "params", "error")
         for v in views:
-            params = " ".join(f"{k}={v.params[k]}" for k in ("model", "layer", "start", "stop") if k in v.params)
+            params = " ".join(
+                f"{k}={v.params[k]}" for k in ("model", "layer", "sae", "start", "stop") if v.params.get(k) is not None
+            )
             total = v.progress.total if v.progress.total is not None else "?"
-            table.add_row(str(v.id), v.kind, v.status, f"{v.progress.done}/{total}", params[:60], (v.error or "")[:60])
+            table.add_row(
+                str(v.id),
+                v.kind,
+                v.status,
+                f"{v.progress.done}/{total}",
+                escape(params[:60]),
+                escape((v.error or "")[:60]),
+            )
         c.print(table if views else "no jobs")
 
     emit(result, json_path, render)

@@ -37,7 +37,7 @@ from tools.runtime.loading import load_model
 from tools.runtime.model_runtime import ModelRuntime
 
 
-def _timed_interleaved(fns: dict[str, Any], repeats: int) -> dict[str, float]:
+def timed_interleaved(fns: dict[str, Any], repeats: int) -> dict[str, float]:
     """Median seconds of each function, run in rotation so background load hits all of them alike."""
     for fn in fns.values():
         fn()  # warm-up
@@ -72,7 +72,7 @@ def bench_capture(runtime: ModelRuntime, batch: int, ctx: int, repeats: int) -> 
     def capture_logits() -> None:
         runtime.forward(ids, None, sites, logits=True)
 
-    return _timed_interleaved(
+    return timed_interleaved(
         {"plain": plain, "plain_base": plain_base, "capture": capture, "capture_logits": capture_logits}, repeats
     )
 

@@ -10,18 +10,29 @@ every tool in ``tools.registry.BUILTIN_TOOLS``.
 | ``steering`` | ``steer`` | generations with and without pushing a unit, side by side |
 | ``patching`` | ``patch_activations``, ``ioi_dataset`` | activation / attribution patching; IOI prompt pairs |
 | ``functions`` | ``call_function`` | a suite function on a batch of inputs, in the sandbox |
+| ``shift`` | ``shift_annotate`` | SHIFT annotation: 0–4 relatedness of SAE latents to named concepts (stored) |
 
 A tool module holds the tool's argument and result models and a thin ``@tool`` function; the work
 itself lives in the rooms (``tools.runtime``, ``tools.exemplars``, ``tools.effects``,
-``tools.patching``, ``tools.functions``). To add a tool, add a module here and import it below.
+``tools.patching``, ``tools.functions``, ``tools.shift``). To add a tool, add a module here and import it below.
 """
 
 from __future__ import annotations
 
-from tools.catalog import ablation, activations, exemplars, functions, logits, patching, steering
+from tools.catalog import ablation, activations, exemplars, functions, logits, patching, shift, steering
 from tools.registry import BUILTIN_TOOLS, ToolRegistry
 
-__all__ = ["ablation", "activations", "default_registry", "exemplars", "functions", "logits", "patching", "steering"]
+__all__ = [
+    "ablation",
+    "activations",
+    "default_registry",
+    "exemplars",
+    "functions",
+    "logits",
+    "patching",
+    "shift",
+    "steering",
+]
 
 
 def default_registry() -> ToolRegistry:

@@ -19,7 +19,8 @@ class AblateArgs(BaseModel):
     targets: list[str] = Field(
         default_factory=list,
         max_length=256,
-        description="Units (L3.mlp.17) or sites (L3.mlp_out) to ablate together; empty = no ablation (control).",
+        description="Units (L3.mlp.17), SAE latents (L6.sae.12; the SAE's error term is kept) or sites "
+        "(L3.mlp_out) to ablate together; empty = no ablation (control).",
     )
     method: AblationMethod = Field(
         "zero",

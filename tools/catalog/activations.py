@@ -15,7 +15,10 @@ class ActivationsArgs(BaseModel):
     """Arguments of ``activations``."""
 
     model: str = model_field()
-    subject: str = Field(description="Unit address, e.g. L12.mlp.303 (MLP neuron) or L5.resid.7.")
+    subject: str = Field(
+        description="Unit address, e.g. L12.mlp.303 (MLP neuron), L5.resid.7, or L6.sae.12 (latent 12 of layer "
+        "6's SAE; L6.sae[NAME].12 when the layer has several)."
+    )
     texts: list[str] = Field(min_length=1, max_length=256, description="Texts to run, each on its own.")
 
 
@@ -41,7 +44,8 @@ class ActivationsOut(BaseModel):
 def activations(ctx: ToolContext, args: ActivationsArgs) -> ActivationsOut:
     """Per-token activations of a model unit on each text you give. Use it to test a hypothesis with
     texts you write: texts with the feature should activate the unit strongly, texts without it
-    should not. Heads (L{l}.attn.h{h}) report the norm of the head's output per token."""
+    should not. Heads (L{l}.attn.h{h}) report the norm of the head's output per token; SAE latents
+    (L{l}.sae.{j}) their value in the SAE's encoding of the site it reads."""
     runtime = ctx.runtime(args.model)
     try:
         address, token_lists, series = unit_series(runtime, args.subject, args.texts)

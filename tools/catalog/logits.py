@@ -15,7 +15,9 @@ class UnitLogitsArgs(BaseModel):
     """Arguments of ``unit_logits``."""
 
     model: str = model_field()
-    subject: str = Field(description="An MLP neuron (L12.mlp.303) or a residual coordinate (L5.resid.7).")
+    subject: str = Field(
+        description="An MLP neuron (L12.mlp.303), a residual coordinate (L5.resid.7) or an SAE latent (L6.sae.12)."
+    )
     k: int = Field(15, ge=1, le=200, description="Tokens to list on each side.")
 
 
@@ -31,8 +33,9 @@ class UnitLogitsOut(BaseModel):
 @tool(queue="gpu")
 def unit_logits(ctx: ToolContext, args: UnitLogitsArgs) -> UnitLogitsOut:
     """Direct logit attribution of a unit: the tokens its output weights push up and push down
-    through the final norm's scale and the unembedding (W_U · (gamma ⊙ w_out)). It tells what a
-    neuron writes, whatever it reads; the norm's input-dependent scale is left out."""
+    through the final norm's scale and the unembedding (W_U · (gamma ⊙ w_out)); for an SAE latent
+    w_out is its decoder row W_dec[j]. It tells what a unit writes, whatever it reads; the norm's
+    input-dependent scale is left out."""
     runtime = ctx.runtime(args.model)
     try:
         address, promoted, suppressed = logit_attribution(runtime, args.subject, args.k)

@@ -6,7 +6,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from tools.context import ToolContext
 from tools.patching.ioi import IOIPair, generate_ioi, load_pairs_jsonl
-from tools.patching.patch import PatchMethod, PatchResult, PatchSite, patch
+from tools.patching.latents import DEFAULT_TOP, patch_latents
+from tools.patching.patch import PatchMethod, PatchResult, PatchSite, patch, prepare_pairs
 from tools.registry import tool
 
 
@@ -25,6 +26,12 @@ class PatchArgs(BaseModel):
     )
     site: PatchSite = "resid_pre"
     method: PatchMethod = "exact"
+    sae: str | None = Field(
+        None,
+        description="Or an SAE's latents (L6.sae, L6.sae[NAME]): each latent patched at every position (error term "
+        "kept); columns are the 'top' latents by attribution, scored exactly unless method=attribution.",
+    )
+    top: int = Field(DEFAULT_TOP, ge=1, le=1024, description="With sae: how many latents to score.")
 
     @model_validator(mode="after")
     def _one_source(self) -> PatchArgs:
@@ -42,8 +49,23 @@ def patch_activations(ctx: ToolContext, args: PatchArgs) -> PatchResult:
     how much of the clean logit difference (target − foil at the last token) each cell restores:
     (LD_patched − LD_corrupt) / (LD_clean − LD_corrupt). Cells are layer × position for resid_pre,
     attn_out and mlp_out, layer × head for heads. method=exact computes it exactly (fast);
-    attribution is a first-order estimate from one backward pass."""
+    attribution is a first-order estimate from one backward pass. With 'sae' (L6.sae) the cells are
+    the SAE's latents, each patched at every position: the latents that carry the behaviour."""
     runtime = ctx.runtime(args.model)
+    if args.sae is not None:
+        if args.pairs is not None:
+            loaded = load_pairs_jsonl(args.pairs, files=ctx.files)
+            prepared = prepare_pairs(
+                runtime,
+                [p.clean for p in loaded],
+                [p.corrupt for p in loaded],
+                [p.target for p in loaded],
+                [p.foil for p in loaded],
+            )
+        else:
+            assert args.clean and args.corrupt and args.target and args.foil
+            prepared = prepare_pairs(runtime, args.clean, args.corrupt, args.target, args.foil)
+        return patch_latents(runtime, prepared, args.sae, args.method, args.top)
     if args.pairs is not None:
         pairs = load_pairs_jsonl(args.pairs, files=ctx.files)
         return patch(

@@ -15,7 +15,11 @@ class SteerArgs(BaseModel):
     """Arguments of ``steer``: a unit, or a direction at a site."""
 
     model: str = model_field()
-    subject: str | None = Field(None, description="A unit to push, e.g. L12.mlp.303 (its activation += alpha).")
+    subject: str | None = Field(
+        None,
+        description="A unit to push, e.g. L12.mlp.303 (its activation += alpha), or an SAE latent, e.g. L6.sae.12 "
+        "(alpha × its decoder direction added at the SAE's site).",
+    )
     direction: list[float] | None = Field(None, description="Or a vector added (times alpha) at 'site'.")
     site: str | None = Field(None, description="Site of 'direction', e.g. L10.resid_post.")
     alpha: float = Field(description="Strength; negative values push the other way.")

@@ -1,6 +1,10 @@
 """Direct logit attribution: the tokens a unit's output direction pushes up and down through the
 final norm's scale and the unembedding (W_U · (γ ⊙ w_out)); the norm's input-dependent scale is
-left out, so it tells what a unit writes, whatever it reads."""
+left out, so it tells what a unit writes, whatever it reads.
+
+Output directions: an MLP neuron's row of the down-projection; a residual coordinate's unit vector;
+an SAE latent's decoder row ``W_dec[j]`` (what the latent adds to its site; for an SAE on MLP
+neurons, that row through the down-projection)."""
 
 from __future__ import annotations
 
@@ -20,12 +24,18 @@ class TokenScore(BaseModel):
 
 
 def output_direction(runtime: ModelRuntime, subject: str) -> tuple[str, torch.Tensor]:
-    """The canonical address and residual-stream write of an MLP neuron or a resid coordinate."""
+    """The canonical address and residual-stream write of an MLP neuron, a resid coordinate or an SAE latent."""
     target = runtime.resolve(subject)
     if target.index is None:
-        raise InputError(f"{subject} has no single output direction; give an MLP neuron or a resid coordinate")
+        raise InputError(
+            f"{subject} has no single output direction; give an MLP neuron, a resid coordinate or an SAE latent"
+        )
     with torch.no_grad():
-        if target.site.kind == "mlp":
+        if target.sae is not None:
+            direction = target.sae.sae.W_dec[target.index].float()
+            if target.site.kind == "mlp":  # an SAE on the neurons writes through the down-projection
+                direction = direction.to(runtime.device) @ runtime.adapter.mlp_out_weight(target.site.layer).float()
+        elif target.site.kind == "mlp":
             direction = runtime.adapter.mlp_out_weight(target.site.layer)[target.index].float()
         else:
             direction = torch.zeros(runtime.shape.d_model)

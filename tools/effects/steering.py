@@ -11,7 +11,8 @@ from tools.runtime.model_runtime import ModelRuntime
 
 
 def unit_push(runtime: ModelRuntime, subject: str, alpha: float) -> Intervention:
-    """Add ``alpha`` to a single unit's activation on the steered row (row 1)."""
+    """Add ``alpha`` to a single unit's activation on the steered row (row 1); for an SAE latent that
+    adds ``alpha · W_dec[j]`` to the site the SAE reads (``tools.runtime.latents``)."""
     target = runtime.resolve(subject)
     if target.index is None:
         raise InputError(f"{subject} is not a single unit; give a unit or a direction")
@@ -19,9 +20,10 @@ def unit_push(runtime: ModelRuntime, subject: str, alpha: float) -> Intervention
 
 
 def direction_push(runtime: ModelRuntime, site: str, direction: list[float], alpha: float) -> Intervention:
-    """Add ``alpha × direction`` at a whole-vector site on the steered row (row 1)."""
+    """Add ``alpha × direction`` at a whole-vector site on the steered row (row 1); at an SAE's code
+    (``L6.sae[name]``) the direction is over its latents and adds ``alpha · direction @ W_dec``."""
     resolved = runtime.resolve(site)
-    width = resolved.site.width(runtime.shape)
+    width = runtime.width(resolved)
     if resolved.index is not None or len(direction) != width:
         raise InputError(
             f"direction has {len(direction)} entries; site {site} needs a site address and {width} entries"

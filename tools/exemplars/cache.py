@@ -1,4 +1,6 @@
-"""The exemplar cache: one streaming pass over a corpus for every unit of a site.
+"""The exemplar cache: one streaming pass over a corpus for every unit of a site (or every latent of an
+SAE: the site ``L{l}.sae[name]``, whose values are the SAE's encoding of the site it reads; its spec
+carries the SAE's digest, so another SAE under the same name never reuses the cache).
 
 Per unit it keeps the top-k contexts (by max activation), a uniform reservoir sample of activating
 contexts from which contexts are drawn across 10 activation quantiles (the delphi scheme), and
@@ -61,10 +63,13 @@ class CacheSpec(BaseModel):
     reservoir: int = Field(200, ge=N_QUANTILES, le=5000)
     seed: int = 0
     skip_first: int = Field(1, ge=0)
+    sae_digest: str | None = Field(None, description="For an SAE's latents (site L{l}.sae[name]): its digest.")
 
     def key(self) -> str:
-        """sha256 of the file format and every field but the model's display name."""
-        payload = {**self.model_dump(exclude={"model_name"}), "format": CACHE_FORMAT}
+        """sha256 of the file format and every field but the model's display name (``sae_digest`` only
+        when set, so the keys of caches of model sites are what they were before SAEs)."""
+        exclude = {"model_name"} if self.sae_digest is not None else {"model_name", "sae_digest"}
+        payload = {**self.model_dump(exclude=exclude), "format": CACHE_FORMAT}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -186,7 +191,7 @@ def build_exemplar_cache(
         ExemplarCache(path)  # raises CacheError when the file is not a valid cache
         return BuildReport(path, sha256_file(path), 0, 0, 0.0, 0, reused=True)
     target = runtime.resolve(spec.site)
-    n_units = target.site.width(runtime.shape)
+    n_units = runtime.width(target)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -1,4 +1,7 @@
-"""Exemplar caches with their store index: build-or-reuse a site's cache, find it, read a unit from it."""
+"""Exemplar caches with their store index: build-or-reuse a site's cache, find it, read a unit from it.
+
+A site is a model site (``L6.mlp``, ``L6.resid_post``) or an SAE's code (``L6.sae[name]``: every
+latent of the SAE); a latent's exemplars come from its SAE's cache, which records the SAE's digest."""
 
 from __future__ import annotations
 
@@ -33,14 +36,21 @@ def register_model(engine: Engine, loaded: LoadedModel) -> ModelRecord:
 
 
 def cache_site_of(runtime: ModelRuntime, unit: str) -> tuple[str, int]:
-    """The site whose cache holds ``unit``, and the unit's column in it."""
+    """The site whose cache holds ``unit`` (an SAE latent's: its SAE, ``L6.sae[name]``), and the
+    unit's column in it."""
     target = runtime.resolve(unit)
     if target.index is None:
         raise AddressError(
             f"{unit} has no scalar activation to rank contexts by; exemplars exist for MLP neurons "
-            "(L{l}.mlp.{i}) and residual coordinates (L{l}.resid.{i})"
+            "(L{l}.mlp.{i}), residual coordinates (L{l}.resid.{i}) and SAE latents (L{l}.sae.{j})"
         )
-    return str(target.site), target.index
+    return target.container, target.index
+
+
+def sae_digest_of(runtime: ModelRuntime, site: str) -> str | None:
+    """The digest of the SAE whose code ``site`` is (``L6.sae[name]``), None for a model site."""
+    target = runtime.resolve(site)
+    return target.sae.digest if target.sae is not None else None
 
 
 def build_site_cache(
@@ -58,7 +68,8 @@ def build_site_cache(
 ) -> CacheBuildResult:
     """Build (or resume, or reuse) the exemplar cache of ``site`` and index it in the store."""
     loaded = runtime.loaded
-    site = runtime.resolve(site).address
+    target = runtime.resolve(site)
+    site = target.address
     source = load_corpus(corpus)
     record = register_model(engine, loaded)
     spec = CacheSpec(
@@ -71,6 +82,7 @@ def build_site_cache(
         max_tokens=max_tokens,
         k=k,
         skip_first=scoring_skip(loaded.tokenizer),
+        sae_digest=target.sae.digest if target.sae is not None else None,
     )
     path = cache_path(settings.ensure_home(), spec)
     report = build_exemplar_cache(runtime, spec, source, path, batch_size=batch_size, progress=progress)
@@ -108,8 +120,11 @@ def build_site_cache(
     )
 
 
-def open_site_cache(engine: Engine, loaded: LoadedModel, site: str) -> tuple[ExemplarCache, ExemplarCacheRecord]:
-    """The newest indexed cache of ``site`` for this exact model, checked against its digest."""
+def open_site_cache(
+    engine: Engine, loaded: LoadedModel, site: str, *, sae_digest: str | None = None
+) -> tuple[ExemplarCache, ExemplarCacheRecord]:
+    """The newest indexed cache of ``site`` for this exact model, checked against its digest (and, for
+    an SAE's code, against the SAE's digest ``sae_digest``: `sae_digest_of`)."""
     record = register_model(engine, loaded)
     assert record.id is not None
     row = find_exemplar_cache(engine, record.id, site)
@@ -124,7 +139,10 @@ def open_site_cache(engine: Engine, loaded: LoadedModel, site: str) -> tuple[Exe
         raise CacheError(f"exemplar cache file {path} for {site} is gone; rebuild it with `{rebuild}`")
     if sha256_file(path) != row.digest:
         raise CacheError(f"exemplar cache file {path} does not match its recorded digest; rebuild it with `{rebuild}`")
-    return ExemplarCache(path), row
+    cache = ExemplarCache(path)
+    if cache.spec.sae_digest != sae_digest:
+        raise CacheError(f"the exemplar cache of {site} was built for another SAE; rebuild it with `{rebuild}`")
+    return cache, row
 
 
 def _exemplar_out(runtime: ModelRuntime, exemplar: Exemplar) -> ExemplarOut:

@@ -128,3 +128,48 @@ def _attribution_pass(
     attr = torch.stack(per_layer, dim=1).cpu()
     lds = lds.detach().float().cpu()
     return attr, lds[:count], lds[count:]
+
+
+def site_gradient(
+    loaded: LoadedModel,
+    ids: Sequence[Sequence[int]],
+    site: Site,
+    targets: Sequence[int],
+    foils: Sequence[int],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One site's activations, the gradient of each row's logit difference with respect to them, and
+    the logit differences: ``(act [rows, T, width], grad [rows, T, width], ld [rows])``.
+
+    Prompts must all have one length T. What SAE-latent attribution patching reads
+    (``tools.patching.latents``): the gradient with respect to a latent is ``grad · W_dec[j]``.
+    """
+    device = next(loaded.model.parameters()).device
+    batch = torch.tensor([list(x) for x in ids], dtype=torch.long, device=device)
+    store: list[torch.Tensor] = []
+    point = loaded.adapter.hook_point(site)
+    cols = loaded.adapter.site_slice(site) or slice(None)
+    with ExitStack() as stack:
+        if point.kind == "pre":
+
+            def pre(mod: nn.Module, args: tuple[Any, ...]) -> None:
+                store.append(args[0])
+
+            stack.callback(point.module.register_forward_pre_hook(pre).remove)
+        else:
+
+            def post(mod: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+                store.append(output[0] if isinstance(output, tuple) else output)
+
+            stack.callback(point.module.register_forward_hook(post).remove)
+
+        def leaf(mod: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+            return output.detach().requires_grad_(True)
+
+        stack.callback(loaded.model.get_input_embeddings().register_forward_hook(leaf).remove)
+        with torch.enable_grad():
+            lds = _logit_diffs(
+                loaded, batch, torch.tensor(list(targets), device=device), torch.tensor(list(foils), device=device)
+            )
+            (grad,) = torch.autograd.grad(lds.sum(), [store[0]])
+    act = store[0].detach()[..., cols].float()
+    return act, grad[..., cols].float(), lds.detach().float()

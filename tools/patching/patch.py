@@ -54,8 +54,9 @@ class PatchResult(BaseModel):
     """Scores of a patching sweep.
 
     ``scores[i][j]`` is the normalised score of layer ``layers[i]`` and column ``positions[j]``: a
-    token position for position sites, a head index for ``heads``. ``tokens`` are the clean prompt's
-    tokens (of the first pair for a dataset), decoded one by one.
+    token position for position sites, a head index for ``heads``, a latent index for an SAE's
+    latents (``column_kind`` says which; ``tools.patching.latents``). ``tokens`` are the clean
+    prompt's tokens (of the first pair for a dataset), decoded one by one.
     """
 
     site: str
@@ -67,6 +68,7 @@ class PatchResult(BaseModel):
     clean_ld: float
     corrupt_ld: float
     n_pairs: int
+    column_kind: Literal["position", "head", "latent"] = "position"
 
 
 class PatchPairs(BaseModel):
@@ -271,4 +273,5 @@ def patch(
         clean_ld=clean_ld,
         corrupt_ld=corrupt_ld,
         n_pairs=len(pairs.clean),
+        column_kind="head" if site == "heads" else "position",
     )

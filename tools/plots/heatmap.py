@@ -11,6 +11,8 @@ from tools.plots.figure import save_figure
 def _column_labels(result: PatchResult) -> list[str]:
     if result.site == "heads":
         return [f"h{h}" for h in result.positions]
+    if result.column_kind == "latent":
+        return [f"latent {j}" for j in result.positions]
     labels = []
     for pos in result.positions:
         text = result.tokens[pos] if pos < len(result.tokens) else ""
@@ -47,7 +49,7 @@ def plot_patch_heatmap(result: PatchResult, path: Path | str) -> Path:
     ax.set_yticks(range(len(result.layers)))
     ax.set_yticklabels([str(layer) for layer in result.layers], fontsize=7)
     ax.set_ylabel("layer")
-    ax.set_xlabel("head" if result.site == "heads" else "token")
+    ax.set_xlabel({"head": "head", "latent": "SAE latent"}.get(result.column_kind, "token"))
     ax.set_title(
         f"{result.method} patching of {result.site} ({result.n_pairs} pair{'s' if result.n_pairs != 1 else ''}): "
         f"clean LD {result.clean_ld:.2f}, corrupt LD {result.corrupt_ld:.2f}",

@@ -10,5 +10,7 @@
 | ``interventions`` | what to change, where, for which rows and positions |
 | ``model_runtime`` | ``ModelRuntime``: batched capture and intervention, early stop after the last layer needed |
 | ``queries`` | read-only queries: a model's description, a unit's activations on texts |
+| ``sae`` | ``SparseAutoencoder``: SAE weights in SAELens shapes, encode/decode (ReLU, TopK, JumpReLU) |
+| ``latents`` | an SAE attached to a model site (``attach_sae``); capturing and editing latents, error term kept |
 | ``testing`` | tiny randomly initialised models for fast tests and benchmarks |
 """

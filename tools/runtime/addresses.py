@@ -15,7 +15,19 @@ address                meaning                                                wi
 ``L{l}.mlp.{i}``       unit: MLP neuron i                                     scalar
 ``L{l}.resid.{i}``     unit: coordinate i of the residual after block l       scalar
 ``L{l}.sae.{j}``       unit: latent j of the SAE registered for layer l       scalar
+``L{l}.sae[N].{j}``    unit: latent j of the SAE named N (on layer l)         scalar
+``L{l}.sae``           all latents of the SAE of layer l (its code)           d_sae
+``L{l}.sae[N]``        all latents of the SAE named N                         d_sae
 =====================  =====================================================  ==========
+
+**SAE latents.** An SAE is registered for one site of a model (``autointerp sae add``) under a name
+unique in that model (letters, digits, ``_``, ``.``, ``-``; 64 at most). ``L6.sae.123`` is latent 123
+of the SAE of layer 6 when the layer has exactly one; when it has several, name one in brackets:
+``L6.sae[res-16k].123`` (without a name the address is refused, listing the names). A runtime
+resolves latents against the SAEs attached to it (``ModelRuntime.attach_sae``) and always gives the
+canonical address *with* the name, so stored subjects and job items stay unambiguous when another
+SAE is added to the layer later. Here only the syntax and the layer range are checked; the SAE and
+the latent's range are the runtime's to check.
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ from typing import Literal
 
 from store.errors import AddressError
 
-SiteKind = Literal["resid_pre", "resid_post", "attn_out", "mlp_out", "mlp", "head"]
+SiteKind = Literal["resid_pre", "resid_post", "attn_out", "mlp_out", "mlp", "head", "sae"]
 
 # Order in which sites of one block are reached during the forward pass; the runtime stops the
 # forward right after the last site (in this order) that a request needs.
@@ -39,13 +51,16 @@ SITE_STAGE: dict[str, int] = {
     "resid_post": 5,
 }
 
+#: An SAE's name: what may stand between the brackets of ``L{l}.sae[NAME]``.
+SAE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 _SITE_RE = re.compile(r"^L(\d+)\.(resid_pre|resid_post|attn_out|mlp_out|mlp)$")
 _HEAD_RE = re.compile(r"^L(\d+)\.attn\.h(\d+)$")
-_UNIT_RE = re.compile(r"^L(\d+)\.(mlp|resid|sae)\.(\d+)$")
+_UNIT_RE = re.compile(r"^L(\d+)\.(mlp|resid)\.(\d+)$")
+_SAE_RE = re.compile(rf"^L(\d+)\.sae(?:\[({SAE_NAME_PATTERN})\])?(?:\.(\d+))?$")
 
 ADDRESS_FORMS = (
-    "L{l}.mlp.{i}, L{l}.resid.{i}, L{l}.sae.{j}, L{l}.attn.h{h}, "
-    "L{l}.resid_pre, L{l}.resid_post, L{l}.attn_out, L{l}.mlp_out, L{l}.mlp"
+    "L{l}.mlp.{i}, L{l}.resid.{i}, L{l}.sae.{j}, L{l}.sae[NAME].{j}, L{l}.attn.h{h}, "
+    "L{l}.resid_pre, L{l}.resid_post, L{l}.attn_out, L{l}.mlp_out, L{l}.mlp, L{l}.sae[NAME]"
 )
 
 
@@ -62,15 +77,22 @@ class ModelShape:
 
 @dataclass(frozen=True, order=True)
 class Site:
-    """A whole vector at one point of the forward pass (``head`` is set only for kind ``head``)."""
+    """A whole vector at one point of the forward pass (``head`` is set only for kind ``head``).
+
+    Kind ``sae`` is the code of an SAE (``sae`` its name, or None for "the layer's only SAE"): an
+    address-level site that a runtime maps onto the model site the SAE reads (``Target.site``).
+    """
 
     layer: int
     kind: SiteKind
     head: int | None = None
+    sae: str | None = None
 
     def __str__(self) -> str:
         if self.kind == "head":
             return f"L{self.layer}.attn.h{self.head}"
+        if self.kind == "sae":
+            return f"L{self.layer}.sae[{self.sae}]" if self.sae else f"L{self.layer}.sae"
         return f"L{self.layer}.{self.kind}"
 
     @property
@@ -79,7 +101,11 @@ class Site:
         return (self.layer, SITE_STAGE[self.kind])
 
     def width(self, shape: ModelShape) -> int:
-        """Number of coordinates of this site's vector."""
+        """Number of coordinates of this site's vector (an SAE's: ask the runtime, ``ModelRuntime.width``)."""
+        if self.kind == "sae":
+            raise AddressError(
+                f"the width of {self} is its SAE's number of latents; resolve it with the model's runtime"
+            )
         if self.kind == "mlp":
             return shape.d_mlp
         if self.kind == "head":
@@ -98,12 +124,16 @@ class Unit:
     def __str__(self) -> str:
         if self.kind == "head":
             return str(self.site)
+        if self.kind == "sae":
+            return f"{self.site}.{self.index}"
         return f"L{self.site.layer}.{self.kind}.{self.index}"
 
 
 def parse_site(text: str) -> Site:
-    """Parse a site address such as ``L3.mlp_out`` or ``L3.attn.h2`` (no model checks)."""
+    """Parse a site address such as ``L3.mlp_out``, ``L3.attn.h2`` or ``L3.sae[name]`` (no model checks)."""
     address = text.strip()
+    if (m := _SAE_RE.match(address)) and m.group(3) is None:
+        return Site(int(m.group(1)), "sae", sae=m.group(2))
     if m := _SITE_RE.match(address):
         return Site(int(m.group(1)), m.group(2))  # type: ignore[arg-type]
     if m := _HEAD_RE.match(address):
@@ -112,8 +142,11 @@ def parse_site(text: str) -> Site:
 
 
 def parse_unit(text: str) -> Unit:
-    """Parse a unit address such as ``L12.mlp.303``, ``L5.resid.7`` or ``L4.attn.h1`` (no model checks)."""
+    """Parse a unit address such as ``L12.mlp.303``, ``L5.resid.7``, ``L4.attn.h1`` or ``L6.sae[name].12``
+    (no model checks)."""
     address = text.strip()
+    if (m := _SAE_RE.match(address)) and m.group(3) is not None:
+        return Unit(Site(int(m.group(1)), "sae", sae=m.group(2)), int(m.group(3)), "sae")
     if m := _UNIT_RE.match(address):
         layer, kind, index = int(m.group(1)), m.group(2), int(m.group(3))
         site_kind: SiteKind = "mlp" if kind == "mlp" else "resid_post"
@@ -145,13 +178,14 @@ def check_site(site: Site, shape: ModelShape) -> Site:
 
 
 def check_unit(unit: Unit, shape: ModelShape) -> Unit:
-    """Raise AddressError naming the valid range when ``unit`` does not exist in a model of ``shape``."""
+    """Raise AddressError naming the valid range when ``unit`` does not exist in a model of ``shape``.
+
+    An SAE latent is checked for its layer only: which SAE it names and the latent's range are known
+    to the runtime the SAE is attached to (``ModelRuntime.resolve``).
+    """
     check_site(unit.site, shape)
     if unit.kind == "sae":
-        raise AddressError(
-            f"{unit}: no SAE is registered for layer {unit.site.layer} of this model "
-            "(SAE latents need a registered SAE)"
-        )
+        return unit
     if unit.index is not None:
         width = unit.site.width(shape)
         if not 0 <= unit.index < width:

@@ -5,12 +5,22 @@ its own batch rows). Sequences are right-padded, so real tokens keep positions 0
 attend to padding; padded positions are cut from every result. Unless logits are asked for, the
 forward **stops right after the deepest site the request needs** (a hook raises a private
 exception that the runtime catches), so reading layer 1 costs about two blocks, not thirty.
+
+**SAE latents.** SAEs are *attached* to a runtime (``attach_sae``), each to one model site under a
+name; ``resolve`` maps ``L6.sae.12`` / ``L6.sae[name].12`` / ``L6.sae[name]`` onto the site the SAE
+reads. Capturing a latent encodes the site's vector; an intervention on latents edits the site with
+the SAE's error term kept (``tools.runtime.latents``). Whoever owns the registry of SAEs (the tool
+context, from the store) sets ``sae_source``: a callback that attaches this model's registered SAEs
+(those not attached yet), called lazily — only when an address names an SAE, at most once per
+``SAE_REFRESH_S`` seconds — so a runtime that never sees a latent never reads the store.
 """
 
 from __future__ import annotations
 
+import re
+import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,13 +28,18 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from store.errors import InputError
+from store.errors import AddressError, InputError
 from tools.runtime.adapters import HookPoint
-from tools.runtime.addresses import Site, Unit, check_site, check_unit, parse_target
+from tools.runtime.addresses import SAE_NAME_PATTERN, Site, Unit, check_site, check_unit, parse_target
 from tools.runtime.interventions import Intervention, apply_op, patch_values, select_positions
+from tools.runtime.latents import SAE_SITES, AttachedSAE, apply_latent_change, encode, latent_slice, weights_digest
 from tools.runtime.loading import LoadedModel
+from tools.runtime.sae import SparseAutoencoder
 
 LogitsMode = Literal["none", "last", "all"]
+#: Seconds between two calls of a runtime's ``sae_source`` (how soon a newly registered SAE is seen).
+SAE_REFRESH_S = 5.0
+_SAE_NAME = re.compile(rf"^{SAE_NAME_PATTERN}$")
 
 
 class TruncationWarning(UserWarning):
@@ -37,16 +52,26 @@ class _StopForward(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """A resolved capture/intervention target: its address, site, and column selection."""
+    """A resolved capture/intervention target: its address, site, and column selection.
+
+    For SAE latents ``sae`` is the attached SAE, ``site`` the model site it reads, and ``index`` a
+    latent (None: every latent, the whole code).
+    """
 
     address: str
     site: Site
-    index: int | None  # a single coordinate of the site, or None for the whole vector
+    index: int | None  # a single coordinate of the site (or latent of the SAE), or None for the whole vector
+    sae: AttachedSAE | None = None
 
     @property
     def is_unit_scalar(self) -> bool:
         """True when the target is one coordinate (results are [T] rather than [T, width])."""
         return self.index is not None
+
+    @property
+    def container(self) -> str:
+        """The whole-vector address a unit belongs to: its site (``L3.mlp``), or its SAE (``L6.sae[name]``)."""
+        return self.sae.address if self.sae is not None else str(self.site)
 
 
 @dataclass
@@ -81,15 +106,133 @@ class ModelRuntime:
         self.shape = loaded.shape
         self.batch_size = batch_size
         self.device = next(self.model.parameters()).device
+        self.saes: dict[str, AttachedSAE] = {}  # by name, in the order attached
+        self.sae_source: Callable[[ModelRuntime], None] | None = None
+        self.sae_errors: dict[str, str] = {}  # registered SAEs sae_source could not attach, by name
+        self._sae_checked = float("-inf")
+
+    # ----------------------------------------------------------------- SAEs
+    def attach_sae(
+        self, layer: int, name: str, sae: SparseAutoencoder, site: str = "resid_post", *, digest: str | None = None
+    ) -> AttachedSAE:
+        """Attach ``sae`` to ``L{layer}.{site}`` under ``name`` (replacing an SAE of that name).
+
+        ``site`` is one of ``SAE_SITES``; ``digest`` identifies the SAE in caches (default: a digest
+        of its weights). InputError when the name is malformed, the site unknown, the layer out of
+        range or the SAE's input width not the site's.
+        """
+        if not _SAE_NAME.match(name):
+            raise InputError(
+                f"bad SAE name {name!r}: use letters, digits, '_', '.' or '-' (starting with a letter or digit, "
+                "64 characters at most)"
+            )
+        if site not in SAE_SITES:
+            raise InputError(f"an SAE cannot be attached to site {site!r}; choose one of {', '.join(SAE_SITES)}")
+        model_site = Site(layer, site)  # type: ignore[arg-type]
+        try:
+            check_site(model_site, self.shape)
+        except AddressError as exc:
+            raise InputError(f"SAE {name!r}: {exc}") from None
+        width = model_site.width(self.shape)
+        if sae.shape.d_in != width:
+            what = "d_mlp" if site == "mlp" else "d_model"
+            raise InputError(
+                f"SAE {name!r} reads vectors of {sae.shape.d_in} values, but {model_site} of "
+                f"{self.loaded.name} has {width} ({what})"
+            )
+        sae = sae.to(device=self.device, dtype=torch.float32).eval()  # float32 whatever the model's dtype
+        sae.requires_grad_(False)
+        attached = AttachedSAE(name, model_site, sae, digest or weights_digest(sae))
+        self.saes[name] = attached
+        return attached
+
+    def detach_sae(self, name: str) -> None:
+        """Forget the SAE ``name`` (nothing happens when none is attached under it)."""
+        self.saes.pop(name, None)
+
+    def attached_saes(self, layer: int | None = None) -> list[AttachedSAE]:
+        """The attached SAEs (of ``layer`` when given), in the order attached; asks ``sae_source`` first."""
+        self._refresh_saes()
+        return [a for a in self.saes.values() if layer is None or a.layer == layer]
+
+    def sae_fingerprint(self) -> str:
+        """The attached SAEs as ``name@digest`` pairs (what a cached result on latents depends on)."""
+        self._refresh_saes()
+        return ",".join(f"{a.name}@{a.digest}" for a in sorted(self.saes.values(), key=lambda a: a.name))
+
+    def refresh_saes(self) -> None:
+        """Ask ``sae_source`` now, whenever it was last asked."""
+        self._sae_checked = float("-inf")
+        self._refresh_saes()
+
+    def _refresh_saes(self) -> None:
+        if self.sae_source is None or time.monotonic() - self._sae_checked < SAE_REFRESH_S:
+            return
+        self.sae_source(self)
+        self._sae_checked = time.monotonic()
+
+    def _registered(self) -> str:
+        listed = ", ".join(a.describe() for a in self.saes.values()) or "none that could be loaded"
+        broken = "".join(f"; SAE {name!r} cannot be loaded: {why}" for name, why in self.sae_errors.items())
+        return f"registered for {self.loaded.name}: {listed}{broken}"
+
+    def _sae_of(self, site: Site, address: str) -> AttachedSAE:
+        """The attached SAE an address-level ``L{l}.sae[name]`` site names; AddressError listing the
+        registered SAEs when there is none or (without a name) several on the layer."""
+        self._refresh_saes()
+        layer = site.layer
+        if site.sae is not None and site.sae in self.sae_errors:
+            raise AddressError(
+                f"{address}: SAE {site.sae!r} is registered but cannot be loaded: {self.sae_errors[site.sae]}"
+            )
+        if not self.saes and not self.sae_errors:
+            raise AddressError(
+                f"{address}: no SAE is registered for {self.loaded.name} (register one with `autointerp sae add`)"
+            )
+        if site.sae is not None:
+            attached = self.saes.get(site.sae)
+            if attached is None:
+                raise AddressError(f"{address}: no SAE named {site.sae!r}; {self._registered()}")
+            if attached.layer != layer:
+                raise AddressError(
+                    f"{address}: SAE {site.sae!r} reads layer {attached.layer}, not {layer} ({attached.address})"
+                )
+            return attached
+        on_layer = [a for a in self.saes.values() if a.layer == layer]
+        if not on_layer:
+            raise AddressError(f"{address}: no SAE is registered for layer {layer}; {self._registered()}")
+        if len(on_layer) > 1:
+            names = ", ".join(a.name for a in on_layer)
+            raise AddressError(
+                f"{address}: layer {layer} has several SAEs ({names}); name one, e.g. L{layer}.sae[{on_layer[0].name}]"
+            )
+        return on_layer[0]
+
+    def width(self, target: Target) -> int:
+        """Number of values of a whole-vector target (an SAE's code: its latents)."""
+        return target.sae.width if target.sae is not None else target.site.width(self.shape)
 
     # ----------------------------------------------------------------- addresses
     def resolve(self, address: str) -> Target:
-        """Parse and range-check a site or unit address for this model."""
+        """Parse and range-check a site or unit address for this model (SAE latents against the
+        attached SAEs; the canonical address of a latent always names its SAE)."""
         parsed = parse_target(address)
         if isinstance(parsed, Unit):
             check_unit(parsed, self.shape)
+            if parsed.kind == "sae":
+                attached = self._sae_of(parsed.site, address.strip())
+                assert parsed.index is not None
+                if not 0 <= parsed.index < attached.width:
+                    raise AddressError(
+                        f"latent {parsed.index} out of range in {address.strip()}: {attached.address} has latents "
+                        f"0..{attached.width - 1}"
+                    )
+                return Target(f"{attached.address}.{parsed.index}", attached.site, parsed.index, attached)
             return Target(str(parsed), parsed.site, parsed.index)
         check_site(parsed, self.shape)
+        if parsed.kind == "sae":
+            attached = self._sae_of(parsed, address.strip())
+            return Target(attached.address, attached.site, None, attached)
         return Target(str(parsed), parsed, None)
 
     # ----------------------------------------------------------------- tokens
@@ -261,7 +404,10 @@ class ModelRuntime:
             for target in plan.captures:
                 cols = adapter.site_slice(target.site)
                 value = x if cols is None else x[..., cols]
-                captured[target.address] = value[..., target.index] if target.index is not None else value
+                if target.sae is not None:
+                    captured[target.address] = encode(target.sae, value, target.index)
+                else:
+                    captured[target.address] = value[..., target.index] if target.index is not None else value
             return x
 
         if plan.point.kind == "pre":
@@ -305,6 +451,11 @@ class ModelRuntime:
             row_idx, pos_idx = row_idx.to(x.device), pos_idx.to(x.device)
             cols = self.adapter.site_slice(target.site) or slice(None)
             view = x[..., cols]
+            if target.sae is not None:
+                view[row_idx, pos_idx] = self._edit_latents(
+                    iv, target, view[row_idx, pos_idx], original[..., cols], lengths, counts, pos_idx
+                )
+                continue
             if target.index is not None:
                 view = view[..., target.index : target.index + 1]
             current = view[row_idx, pos_idx]
@@ -319,6 +470,29 @@ class ModelRuntime:
             patch = patch_values(iv, counts, pos_idx, width, current) if iv.op == "patch" else None
             view[row_idx, pos_idx] = apply_op(iv, current, batch_mean=batch_mean, patch=patch)
         return x
+
+    @staticmethod
+    def _edit_latents(
+        iv: Intervention,
+        target: Target,
+        current: torch.Tensor,
+        original: torch.Tensor,
+        lengths: list[int],
+        counts: list[int],
+        pos_idx: torch.Tensor,
+    ) -> torch.Tensor:
+        """New site vectors for the selected cells ``current`` [cells, d_in] after ``iv`` changed the
+        target's latents; the SAE's error term is kept (``tools.runtime.latents``)."""
+        assert target.sae is not None
+        latents = target.sae.sae.encode(current)[:, latent_slice(target.index)]
+        batch_mean = None
+        if iv.op == "mean" and iv.value is None:
+            real = torch.cat([original[r, :n] for r, n in enumerate(lengths)])
+            batch_mean = target.sae.sae.encode(real)[:, latent_slice(target.index)].mean(dim=0)
+        width = latents.shape[-1]
+        patch = patch_values(iv, counts, pos_idx, width, latents) if iv.op == "patch" else None
+        new = apply_op(iv, latents, batch_mean=batch_mean, patch=patch)
+        return apply_latent_change(target.sae, current, latents, new, target.index)
 
 
 def _localise(iv: Intervention, start: int, size: int) -> Intervention | None:

@@ -30,9 +30,12 @@ def model_info(loaded: LoadedModel) -> ModelInfo:
 def unit_series(runtime: ModelRuntime, unit: str, texts: list[str]) -> tuple[str, list[list[int]], list[list[float]]]:
     """One batched run: the unit's canonical address, each text's token ids and per-token values.
 
-    A head (``L{l}.attn.h{h}``) gives the norm of its output vector; a whole site is an AddressError.
+    A head (``L{l}.attn.h{h}``) gives the norm of its output vector; an SAE latent its value in the
+    SAE's encoding of its site; a whole site (or a whole SAE) is an AddressError.
     """
     target = runtime.resolve(unit)
+    if target.sae is not None and target.index is None:
+        raise AddressError(f"{unit} is a whole SAE, not a latent; name one, e.g. {target.address}.0")
     if target.index is None and target.site.kind != "head":
         layer = unit.strip().split(".")[0]
         raise AddressError(f"{unit} is a whole site, not a unit; name one coordinate, e.g. {layer}.mlp.0")
