@@ -25,6 +25,7 @@ from store.explanations import explanation_of
 from store.settings import Settings
 from tools.exemplars.service import build_site_cache, open_site_cache, unit_exemplars
 from tools.runtime.embedded import EMBEDDED_NAME
+from tools.runtime.model_runtime import ModelRuntime
 
 
 def run_demo(
@@ -85,7 +86,7 @@ def run_demo(
     if label_units:
         _label(console, settings, layer, label_units, max_tokens)
     if sae_latents:
-        _sae(console, settings, layer, sae_latents, sae_tokens, max_tokens, sae_corpus)
+        _sae(console, settings, runtime, layer, sae_latents, sae_tokens, max_tokens, sae_corpus)
     if sum(eval_size):
         _evaluate(console, settings, eval_size, eval_seed)
 
@@ -117,7 +118,14 @@ def _label(console: Console, settings: Settings, layer: int, n: int, max_tokens:
 
 
 def _sae(
-    console: Console, settings: Settings, layer: int, n: int, tokens: int, max_tokens: int, corpus: str | None
+    console: Console,
+    settings: Settings,
+    runtime: ModelRuntime,
+    layer: int,
+    n: int,
+    tokens: int,
+    max_tokens: int,
+    corpus: str | None,
 ) -> None:
     """Step 5: train (or reuse) a small TopK SAE on the layer's residual stream, register it, label n latents
     (``corpus`` None: the default training corpus, real text mixed with built-in text)."""
@@ -127,7 +135,6 @@ def _sae(
     from workers.jobs import find_or_create_label_job, job_items, validate_params
     from workers.label import run_label_job_locally
 
-    runtime = open_runtime(EMBEDDED_NAME, settings, batch_size=32)
     spec = TrainSpec(
         layer=layer,
         latents=2 * runtime.shape.d_model,

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from store.errors import InputError
 from store.settings import Settings
 from tools.runtime.latents import AttachedSAE
 from tools.runtime.model_runtime import ModelRuntime
@@ -53,7 +52,7 @@ from tools.shift.metrics import (
     top_n,
 )
 from tools.shift.oracle import Agreement, OracleMarks, agreement, oracle_marks
-from tools.shift.pooled import Pooled, pooled_activations
+from tools.shift.pooled import Pooled, attached_sae, pooled_activations
 
 #: Texts per probe set the metric is defined with (SAEBench): 4000 train, 1000 test.
 DEFAULT_TRAIN = 4000
@@ -137,11 +136,9 @@ def prepare_shift(
     texts = list(dict.fromkeys([*scr.texts(), *(tpp.texts() if tpp is not None else [])]))
     data_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    pool = pooled_activations(runtime, sae, texts, settings=settings, ctx=spec.ctx, progress=progress)
+    attached = attached_sae(runtime, sae)
+    pool = pooled_activations(runtime, attached, texts, settings=settings, ctx=spec.ctx, progress=progress)
     capture_seconds = time.perf_counter() - started
-    attached = runtime.resolve(sae).sae if isinstance(sae, str) else sae
-    if attached is None:
-        raise InputError(f"{sae} is not an SAE's latents; give one such as L6.sae or L6.sae[NAME]")
     w_dec = attached.sae.W_dec.detach().float().cpu()
     started = time.perf_counter()
     sets = ScrSets(

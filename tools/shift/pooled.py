@@ -113,7 +113,8 @@ def texts_digest(texts: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def _attached(runtime: ModelRuntime, sae: AttachedSAE | str) -> AttachedSAE:
+def attached_sae(runtime: ModelRuntime, sae: AttachedSAE | str) -> AttachedSAE:
+    """The attached SAE ``sae`` names (``L6.sae[name]``); InputError for an address that is not a whole SAE."""
     if isinstance(sae, AttachedSAE):
         return sae
     target = runtime.resolve(sae)
@@ -124,7 +125,7 @@ def _attached(runtime: ModelRuntime, sae: AttachedSAE | str) -> AttachedSAE:
 
 def pooled_key(runtime: ModelRuntime, sae: AttachedSAE | str, texts: Sequence[str], ctx: int = DEFAULT_CTX) -> str:
     """The cache key of the pooled activations of ``texts`` (module docstring)."""
-    attached = _attached(runtime, sae)
+    attached = attached_sae(runtime, sae)
     parts = {
         "format": POOL_FORMAT,
         "model": runtime.loaded.digest,
@@ -159,7 +160,7 @@ def capture_pooled(
         raise InputError(f"ctx must be a positive number of tokens, got {ctx}")
     if batch_size < 1:
         raise InputError(f"batch_size must be positive, got {batch_size}")
-    attached = _attached(runtime, sae)
+    attached = attached_sae(runtime, sae)
     with warnings.catch_warnings():
         # Texts are cut to ctx tokens here, as SAEBench cuts them; no need to warn about the model's limit.
         warnings.simplefilter("ignore", TruncationWarning)
@@ -253,7 +254,7 @@ def pooled_activations(
 ) -> Pooled:
     """The pooled activations of ``texts`` from the cache home, captured (``capture_pooled``) and
     stored on first use; a corrupt cache file is recaptured and replaced."""
-    attached = _attached(runtime, sae)
+    attached = attached_sae(runtime, sae)
     key = pooled_key(runtime, attached, texts, ctx)
     path = pool_path(settings, key)
     if path.is_file():
