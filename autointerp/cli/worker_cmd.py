@@ -65,6 +65,10 @@ def worker_command(
     app = create_app(settings)
     register_tasks(app, WorkerState(settings, chosen))
     register_service_tasks(app, settings)
+    if pool == "prefork" and "gpu" in chosen:
+        from tools.runtime.loading import preload_model_code
+
+        preload_model_code()
     argv = [
         "worker",
         f"--queues={','.join(chosen)}",

@@ -90,6 +90,21 @@ def check_model_folder(folder: Path) -> None:
         raise ModelLoadError(f"no weight files (*.safetensors or *.bin) in {folder}")
 
 
+def preload_model_code() -> None:
+    """Import transformers' loading code and the modeling modules of the supported architectures.
+
+    A prefork worker calls this once in its parent process, so a pool process forked later (the
+    replacement of one killed mid-task, say) inherits them instead of spending seconds importing
+    them inside its first task's time limit.
+    """
+    import importlib
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+
+    for module in ("transformers.models.llama.modeling_llama", "transformers.models.gpt2.modeling_gpt2"):
+        importlib.import_module(module)
+
+
 def _from_folder(folder: Path, settings: Settings) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
