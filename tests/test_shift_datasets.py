@@ -153,7 +153,7 @@ def test_generate_is_deterministic_distinct_and_balanced(dataset: str) -> None:
     assert len(counts) == len(info.values[info.target]) * 2
     assert max(counts.values()) - min(counts.values()) <= 1
     sentence_counts = Counter(len(_SENTENCE_END.findall(e.text)) for e in first)
-    assert set(sentence_counts) == {3, 4, 5, 6}
+    assert set(sentence_counts) == {"bios": {3, 4, 5, 6, 7}, "reviews": {3, 4, 5, 6}}[dataset]
     assert datasets.generate(dataset, 0, 7) == []
 
 
@@ -293,18 +293,18 @@ def test_bios_gender_is_never_contradicted_and_a_full_reader_is_always_right(bio
 def test_bios_gender_is_not_one_token_type(bios_test_set: list[Example]) -> None:
     pronoun_only = _accuracy(bios_test_set, ("pronouns",))
     name_only = _accuracy(bios_test_set, ("names",))
-    assert 0.6 < pronoun_only < 0.9 and 0.6 < name_only < 0.9, (pronoun_only, name_only)
+    assert 0.6 < pronoun_only < 0.95 and 0.6 < name_only < 0.9, (pronoun_only, name_only)
 
     def has(example: Example, kind: str) -> bool:
         return sum(_votes(example.text, (kind,)).values()) > 0
 
     n = len(bios_test_set)
     shares = {kind: sum(has(e, kind) for e in bios_test_set) / n for kind in ALL_CUES}
-    assert all(0.25 < share < 0.8 for share in shares.values()), shares
-    only_name = sum(
-        has(e, "names") and not any(has(e, k) for k in ("pronouns", "titles", "nouns")) for e in bios_test_set
-    )
-    assert 0.05 < only_name / n < 0.3
+    assert all(0.25 < share < 0.9 for share in shares.values()), shares
+    without_pronoun = [e for e in bios_test_set if not has(e, "pronouns")]
+    assert 0.08 < len(without_pronoun) / n < 0.3
+    # where no pronoun says it, each of the other cue types is what says it in some bios
+    assert all(any(has(e, kind) for e in without_pronoun) for kind in ("names", "titles", "nouns"))
 
 
 # --- what the texts carry: profession and category ------------------------------------------------
@@ -314,9 +314,12 @@ def _keyword_hits(text: str, words: Iterable[str]) -> set[str]:
 
 
 def test_bios_profession_is_carried_by_its_field_not_the_word(bios_test_set: list[Example]) -> None:
+    """A bio never names another profession; most carry their own field's words (a keyword reader
+    is right on them), about a fifth are vague (none of their profession's words), and the title word
+    itself is in a minority."""
     keywords = datasets.cue_words("bios")["profession"]
     professions = datasets.concepts("bios").values["profession"]
-    with_word, right = 0, 0
+    with_word, vague, right = 0, 0, 0
     for example in bios_test_set:
         profession = example.labels["profession"]
         for other in professions:
@@ -324,11 +327,15 @@ def test_bios_profession_is_carried_by_its_field_not_the_word(bios_test_set: lis
                 assert not re.search(rf"\b{other}s?\b", example.text), example.text
         with_word += bool(re.search(rf"\b{profession}\b", example.text))
         without_word = re.sub(rf"\b{profession}s?\b", "", example.text)
-        assert _keyword_hits(without_word, keywords[profession]), example.text
+        if not _keyword_hits(without_word, keywords[profession]):
+            vague += 1
+            continue
         best = max(professions, key=lambda p: len(_keyword_hits(without_word, keywords[p])))
         right += best == profession
-    assert 0.1 < with_word / len(bios_test_set) < 0.6
-    assert right / len(bios_test_set) > 0.95
+    n = len(bios_test_set)
+    assert 0.1 < with_word / n < 0.4
+    assert 0.12 < vague / n < 0.28
+    assert right / (n - vague) > 0.95
 
 
 def test_reviews_category_and_sentiment_have_several_cues(reviews_sample: list[Example]) -> None:

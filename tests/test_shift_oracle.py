@@ -49,3 +49,22 @@ def test_a_latent_tracks_the_concept_it_separates_most() -> None:
     assert gender.precision == 0.5 and gender.recall == 1.0 and gender.accuracy == pytest.approx(2 / 3)
     nothing = agreement("nurse", judge, marks, [0, 1, 2])
     assert nothing.precision is None and nothing.recall is None and nothing.accuracy == 1.0
+
+
+def test_judge_verdicts_count_for_the_attribute_of_any_of_its_values() -> None:
+    """Ablating "profession" removes a latent the judge relates to any profession (architect, not just
+    the pair's professor or nurse); "gender" takes male/female; a TPP class takes only its own."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from tools.shift import datasets
+    from tools.shift.evaluation import marks_from_related
+
+    setup = SimpleNamespace(
+        scr=datasets.scr_data("bios", ("professor", "nurse"), n_train=16, n_test=16),
+        scr_sets=SimpleNamespace(spurious_name="gender", task_name="profession"),
+        tpp=SimpleNamespace(classes=("architect", "dentist")),
+    )
+    related = {1: ["architect"], 2: ["female"], 3: ["nurse", "gender"], 4: [], 5: ["weather"]}
+    marked = marks_from_related(cast(Any, setup), related)
+    assert marked == {"gender": {2, 3}, "profession": {1, 3}, "architect": {1}, "dentist": set()}

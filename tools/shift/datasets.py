@@ -4,14 +4,17 @@ No package ships Bias in Bios or the Amazon reviews, so both are generated here,
 from a seed, from the word lists and sentence parts in ``tools/shift/data/`` (first names and
 surnames come from ``tools/corpus/builtin/data/``):
 
-- ``bios``: biographies of 3–6 sentences (workplace, duties, education, projects, awards, career
-  history, hobbies, family) labelled with a ``profession`` (11 values) and a ``gender``. The
-  profession is carried by many sentences of its field (tools, workplaces, degrees, jargon); the
-  title word itself (``nurse``) is in under a third of the bios. Gender is carried by first
-  names, pronouns, titles (Mr./Ms./Mrs.) and nouns said of the person (``a mother of two``), each
-  present in only a share of the bios: some carry it by the first name alone, some have no pronoun,
-  some have no gendered first name (a neutral one such as ``Alex``, or title + surname). Cues never
-  contradict each other and never all go missing, so a reader using every cue is always right.
+- ``bios``: biographies of 3–7 sentences (an introduction, 1–3 career sentences from workplace,
+  duties, education, projects, awards and history, 1–3 of hobbies and family) labelled with a
+  ``profession`` (11 values) and a ``gender``. The profession is carried by the sentences of its
+  field (tools, workplaces, degrees, jargon); the title word itself (``nurse``) is in under a
+  fifth of the bios, and a fifth of the bios are *vague*: a general introduction and career
+  sentences that fit any job, so only the label knows the profession (as with many real
+  biographies; see ``_P_VAGUE`` for why they are there). Gender is carried by first names,
+  pronouns (in most bios, as in real ones), titles (Mr./Ms./Mrs.) and nouns said of the person
+  (``a mother of two``), each present in only a share of the bios: some have no pronoun, some no
+  gendered first name (a neutral one such as ``Alex``, or title + surname). Cues never contradict
+  each other and never all go missing, so a reader using every cue is always right.
 - ``reviews``: product reviews of 3–6 sentences labelled with a ``category`` (10 values) and a
   ``sentiment`` (negative / positive). Category is carried by product nouns, uses, parts and
   category-specific experiences; sentiment by openers, experiences, part judgements, delivery and
@@ -142,7 +145,9 @@ class BiosCommon(_Table):
 
     intros_with_title: Phrases
     intros: Phrases
+    intros_vague: Phrases
     hobbies: Phrases
+    career_vague: Phrases
     family_neutral: Phrases
     family: dict[Phrase, Phrases]
     pronouns: dict[Phrase, Pronouns]
@@ -393,7 +398,8 @@ def _bios() -> _Bios:
         _check_slots(where, prof.workplaces, frozenset({"city", "university"}))
         for part in (prof.duties, prof.education, prof.projects, prof.awards, prof.history):
             _check_slots(where, part, _BIO_SLOTS, subject=True)
-    _check_slots("bios_common.json", common.intros + common.intros_with_title, _BIO_SLOTS)
+    _check_slots("bios_common.json", common.intros + common.intros_with_title + common.intros_vague, _BIO_SLOTS)
+    _check_slots("bios_common.json", common.career_vague, _BIO_SLOTS, subject=True)
     _check_slots("bios_common.json", common.universities, frozenset({"city"}))
     family = [t for g in genders for t in common.family[g]]
     _check_slots("bios_common.json", common.hobbies + common.family_neutral + tuple(family), _BIO_SLOTS, subject=True)
@@ -413,15 +419,25 @@ def _bios() -> _Bios:
 _NAME_KINDS = ("gendered", "neutral", "none")
 _NAME_WEIGHTS = (0.64, 0.18, 0.18)
 """How a bio names its person: a gendered first name, a neutral one (Alex), or none (title + surname)."""
-_P_PRONOUNS = 0.6
+_P_PRONOUNS = 0.85
 _P_TITLES = 0.3
-_P_NOUNS = 0.35
-_P_TITLE_INTRO = 0.3
+_P_NOUNS = 0.6
+_P_TITLE_INTRO = 0.2
 """Shares of bios with pronouns, a gendered title, a gendered noun, and the profession's title in the first sentence."""
-_FORM_WEIGHTS = {"pronoun": 4.0, "first": 1.5, "full": 0.5, "surname": 0.6, "title": 1.0, "honorific": 0.8}
+_FORM_WEIGHTS = {"pronoun": 6.0, "first": 1.5, "full": 0.5, "surname": 0.6, "title": 1.0, "honorific": 0.8}
 """Relative weights of the ways a sentence after the first refers to the person."""
 _SECTIONS = ("duties", "duties", "duties", "education", "projects", "awards", "history")
 """Where a bio's profession sentences come from (duties three times as often)."""
+_CAREER_SENTENCES = (1, 3)
+_PERSONAL_SENTENCES = (1, 3)
+"""How many sentences of the career and of the person's life (hobbies, family) a bio has."""
+_P_VAGUE = 0.2
+"""Share of bios that never show the profession (a general introduction and career sentences that fit
+any job), as many real biographies do. Without them, and with pronouns in most sentences, the biased
+SCR probe on SmolLM2's layer 6 still read the profession alone (its gender accuracy 0.500 on balanced
+data): the profession's pooled mean difference was 5× gender's. With them it leans on gender for the
+bios that leave the profession open, which is the spurious reliance SCR measures (docs: the README's
+SHIFT section)."""
 
 
 @dataclass
@@ -434,6 +450,7 @@ class _Person:
     pronouns: bool
     titles: bool
     nouns: bool
+    vague: bool
 
 
 def _person(rng: random.Random, tables: _Bios, prof: Profession, gender: str) -> _Person:
@@ -455,6 +472,7 @@ def _person(rng: random.Random, tables: _Bios, prof: Profession, gender: str) ->
         pronouns=pronouns,
         titles=titles,
         nouns=nouns,
+        vague=rng.random() < _P_VAGUE,
     )
 
 
@@ -542,22 +560,27 @@ def _bio(rng: random.Random, profession: str, gender: str) -> str:
 
 
 def _bio_templates(rng: random.Random, tables: _Bios, prof: Profession, person: _Person) -> list[str]:
-    """The templates of one bio, in order: an introduction, 1–5 sentences of the profession, personal ones."""
+    """The templates of one bio, in order: an introduction, 1–3 career sentences (of the profession, or
+    general ones in a vague bio), 1–3 personal ones (a gendered family sentence when the person's
+    profile has gendered nouns)."""
 
     def usable(templates: tuple[str, ...]) -> tuple[str, ...]:
         return _usable(templates, person.pronouns)
 
     common = tables.common
-    n_sentences = rng.randint(3, 6)
     personal = [rng.choice(usable(common.family[person.gender]))] if person.nouns else []
-    if n_sentences - 1 - len(personal) >= 3 and rng.random() < 0.5:
-        personal.append(rng.choice(usable(common.hobbies + common.family_neutral)))
-    sections = rng.sample(_SECTIONS, n_sentences - 1 - len(personal))
-    body: list[str] = []
-    for section, count in collections.Counter(sections).items():
-        body += rng.sample(usable(getattr(prof, section)), count)
+    n_personal = max(0, rng.randint(*_PERSONAL_SENTENCES) - len(personal))
+    personal += rng.sample(usable(common.hobbies + common.family_neutral), n_personal)
+    n_career = rng.randint(*_CAREER_SENTENCES)
+    if person.vague:
+        body = rng.sample(usable(common.career_vague), n_career)
+        intro = rng.choice(common.intros_vague)
+    else:
+        body = []
+        for section, count in collections.Counter(rng.sample(_SECTIONS, n_career)).items():
+            body += rng.sample(usable(getattr(prof, section)), count)
+        intro = rng.choice(common.intros_with_title if rng.random() < _P_TITLE_INTRO else common.intros)
     rng.shuffle(body)
-    intro = rng.choice(common.intros_with_title if rng.random() < _P_TITLE_INTRO else common.intros)
     return [intro, *body, *personal]
 
 

@@ -13,7 +13,8 @@ per selection):
    TPP class) — and the concepts to judge them against (the spurious attribute, the pair, the classes).
    The judging itself is the caller's (the ``shift_annotate`` tool, which stores every score).
 3. `marks_from_related`: the judge's verdicts (latent → concepts it is related to) turned into the
-   latents marked for each ablated concept (a latent related to ``nurse`` counts for ``profession``).
+   latents marked for each ablated concept (a latent related to ``nurse``, or to ``architect``, counts
+   for ``profession``).
 4. `score_shift`: SCR and TPP for each selection on the same probes: ``attribution`` (SAEBench: the
    top-N by effect), ``judged`` (S_SHIFT: those of the top-N the judge marked), ``oracle`` (those the
    label-reading oracle of ``tools.shift.oracle`` marks) and ``random`` (the control). Judged and
@@ -184,9 +185,11 @@ def annotation_plan(setup: ShiftSetup) -> AnnotationPlan:
 
 def marks_from_related(setup: ShiftSetup, related: Mapping[int, Sequence[str]]) -> dict[str, set[int]]:
     """The judge's verdicts (latent → concepts it is related to) as marks per ablated concept: the
-    spurious attribute (or one of its values), the target attribute (one of the pair), each TPP class."""
-    spurious = {setup.scr.spurious_attribute, *setup.scr.spurious_values}
-    target = {setup.scr.target_attribute, *setup.scr.pair}
+    spurious attribute (or one of its values); the target attribute (any of its values: a latent of
+    architecture is a profession latent, and ablating "profession" removes it too); each TPP class."""
+    info = concepts(setup.scr.dataset)
+    spurious = {setup.scr.spurious_attribute, *info.values[setup.scr.spurious_attribute]}
+    target = {setup.scr.target_attribute, *info.values[setup.scr.target_attribute]}
     marked: dict[str, set[int]] = {setup.scr_sets.spurious_name: set(), setup.scr_sets.task_name: set()}
     classes = list(setup.tpp.classes) if setup.tpp is not None else []
     for name in classes:
