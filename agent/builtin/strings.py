@@ -1,7 +1,9 @@
 """The builtin scientist's policy for string functions (DESIGN §3).
 
 ``call_function`` on designed probes, then a program search over a DSL of common string operations with
-depth-2 compositions and inferred parameters (``agent.builtin.string_programs``); up to
+depth-2 compositions and inferred parameters (``agent.builtin.string_programs``) and, when no DSL program
+fits, program synthesis beyond it (``agent.builtin.string_synthesis``: substitution tables, position and
+index edits, shifts read from the data, numbers as words, per-word edits, conditionals); up to
 `MAX_STRING_ROUNDS` further calls ask for inputs on which the consistent programs disagree, until one
 behaviour is left. The cheapest consistent program wins; its description is "The function <step>[,
 then <step>]." in canonical wording. With no consistent program, the one right on most inputs is given.
@@ -18,8 +20,8 @@ from agent.builtin.string_programs import (
     closest_program,
     disagreement_inputs,
     probe_pool,
-    search_programs,
 )
+from agent.builtin.string_synthesis import search
 
 __all__ = ["MAX_STRING_ROUNDS", "StringPolicy"]
 
@@ -51,7 +53,7 @@ class StringPolicy(Policy):
                 self.observations[x] = item.get("output")
 
     def _candidates(self) -> list[Program]:
-        return search_programs(self.observations, limit=16)
+        return search(self.observations, limit=16)
 
     def steps(self) -> PolicyRun:
         """Probes → (inputs where the consistent programs disagree)* → hypothesis → explanation."""
