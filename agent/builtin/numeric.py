@@ -3,11 +3,15 @@
 ``call_function`` every 0.5 on [−128, 128], then the same grid again: inputs whose repeated outputs
 disagree while the rest is deterministic form an interval of noise that is set aside (reported in
 ``domain``; the code returns the mean level there); noise everywhere earns further passes that are
-averaged. Candidate families (``agent.builtin.numeric_fits``: constant, linear, quadratic, cubic, a bend
-(abs and relu shapes), a step (with and without a trend), a sinusoid (with and without a trend),
-exponential, log, sqrt and 1/x where the domain allows, a box (rectangle), a square wave, floor/ceil
-staircases, a Gaussian, a tanh and a rational function) are fitted by least squares and chosen by BIC
-with the measured noise as the floor. Without repeated calls, intervals far off the fit are set aside
+averaged. Single samples far from both neighbours (``agent.builtin.numeric_spikes``) are probed just
+beside them: a value the function takes at one input only (FIND's steps at x = 0) is set aside, reported
+and kept in the code as an exact-input case; a pole stays in the data and the zoomed samples join it.
+Candidate families (``agent.builtin.numeric_fits`` and ``agent.builtin.numeric_families``: constant,
+linear, polynomials up to degree 6, a bend (abs and relu shapes), a step (with and without a trend), a
+sinusoid (with and without a trend, periods down to 1), exponential, log, sqrt and 1/x where the domain
+allows, a box (rectangle), a square wave (period and shift searched), floor/ceil staircases, a Gaussian, a
+tanh and rational functions, poles inside the domain included) are fitted by least squares and chosen by
+BIC with the measured noise as the floor. Without repeated calls, intervals far off the fit are set aside
 instead. A deterministic function that no closed form fits (small-network approximations, unlisted
 combinations) keeps the best closed form as its code: it is never interpolated, because samples taken
 every 0.5 include the scoring grid x = i + 0.5 and interpolating them would be a lookup table
@@ -26,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from agent.builtin.numeric_fits import Fit, choose, fit_all, num
+from agent.builtin.numeric_spikes import isolated_points, spike_candidates, zoom_inputs
 from agent.builtin.protocol import Call, Final, Outcome, Policy, PolicyRun, Step, fmt, hypothesis_steps
 from store.jsonsafe import decode_float
 
@@ -81,12 +86,17 @@ def _noisy_intervals(points: dict[float, list[float]]) -> list[tuple[float, floa
     return runs if len(runs) <= 3 else []
 
 
-def analyse(points: dict[float, list[float]], failed: list[float]) -> NumericAnalysis | None:
-    """Fit the observations (input → outputs): set aside intervals where repeated calls disagree (noise
-    replacing a deterministic function) or that lie far off the fit, refit, and fall back to interpolating
-    the samples when the function is deterministic and no closed form fits. Memoised on the observations
-    (a replayed policy asks again for the same analysis)."""
-    key = (tuple(sorted((x, tuple(v)) for x, v in points.items())), tuple(sorted(failed)))
+def analyse(
+    points: dict[float, list[float]], failed: list[float], isolated: list[float] | None = None
+) -> NumericAnalysis | None:
+    """Fit the observations (input → outputs): leave out ``isolated`` single-point values, set aside
+    intervals where repeated calls disagree (noise replacing a deterministic function) or that lie far off
+    the fit, and refit. Memoised on the observations (a replayed policy asks again for the same analysis)."""
+    left_out = set(isolated or [])
+    key = (
+        tuple(sorted((x, tuple(v)) for x, v in points.items() if x not in left_out)),
+        tuple(sorted(failed)),
+    )
     return _analyse(key)
 
 
@@ -181,7 +191,8 @@ class NumericPolicy(Policy):
         self.failed: dict[float, str] = {}
         self.experiments: list[int] = []
         self.halves_check: float | None = None  # NMSE of the first pass's fit on the second pass's outputs
-        self._memo: tuple[tuple[int, int, int], NumericAnalysis | None] | None = None
+        self.isolated: list[float] = []  # inputs where the function takes a value of its own (set aside)
+        self._memo: tuple[tuple[int, int, int, int], NumericAnalysis | None] | None = None
 
     def _absorb(self, outcome: Outcome) -> list[float]:
         """Record a call_function outcome; return the inputs it did not get to."""
@@ -235,6 +246,15 @@ class NumericPolicy(Policy):
                 with np.errstate(all="ignore"):
                     pred = first.fit.predict(hx)
                 self.halves_check = float(np.sum((hy - pred) ** 2) / max(float(np.sum(hy**2)), 1e-300))
+        spikes = spike_candidates({x: v for x, v in self.points.items() if x in set(GRID)})
+        if spikes and self.remaining() >= 3:
+            [zoom] = yield Step(
+                "Some single inputs stand far from both neighbours: call just beside them to tell a pole "
+                f"from a value taken at one input only ({', '.join(fmt(x) for x in spikes)}).",
+                [Call("call_function", {"subject": subject, "inputs": zoom_inputs(spikes)})],
+            )
+            self._absorb(zoom)
+            self.isolated = isolated_points(self.points, spikes)
         current = self.analysis()
         if current is not None and current.noise_sd > 0 and not _noisy_intervals(self.points):
             for _ in range(EXTRA_REPEATS):
@@ -256,9 +276,9 @@ class NumericPolicy(Policy):
 
     def analysis(self) -> NumericAnalysis | None:
         """The current fit of everything seen (memoised until new observations arrive)."""
-        key = (len(self.points), sum(len(v) for v in self.points.values()), len(self.failed))
+        key = (len(self.points), sum(len(v) for v in self.points.values()), len(self.failed), len(self.isolated))
         if self._memo is None or self._memo[0] != key:
-            self._memo = (key, analyse(self.points, list(self.failed)))
+            self._memo = (key, analyse(self.points, list(self.failed), self.isolated))
         return self._memo[1]
 
     def best(self) -> Final:
@@ -288,6 +308,10 @@ class NumericPolicy(Policy):
                 domain_parts.append(
                     f"{_interval(low, high)}: outputs deviate from the fit (noise around ≈ {fmt(level, 3)})"
                 )
+        for point in self.isolated:
+            level = float(np.mean(self.points[point]))
+            levels.append((point, point, level))
+            domain_parts.append(f"x = {fmt(point)} exactly: f = {fmt(level, 4)}, a value of its own (not near the fit)")
         for low, high, _ in result.errors:
             domain_parts.append(f"{_interval(low, high)}: the function raises or returns a non-finite value")
         domain = "; ".join(domain_parts) or None

@@ -8,9 +8,11 @@ polynomials; a bend (abs and relu shapes); a step (with and without a linear tre
 and without a trend); exponential; log, sqrt and 1/x where the inputs allow; a box (rectangle: one
 level inside an interval, another outside); a square wave (period and phase from the sign changes);
 floor/ceil staircases; a Gaussian bump; a tanh (smooth step); a rational function (degree 2 over
-degree 2, denominator without real roots on the range). Parameters are searched over grids, solved by
-linear least squares, or refined by ``scipy.optimize.curve_fit``. `fit_all` fits every family and
-`choose` picks one by BIC.
+degree 2, denominator without real roots on the range). ``agent.builtin.numeric_families`` adds
+polynomials of degree 4 to 6, rational functions with poles inside the domain and a square wave searched
+over period and shift (`fit_all` includes them; `Fit` lives in ``agent.builtin.numeric_fit``). Parameters
+are searched over grids, solved by linear least squares, or refined by ``scipy.optimize.curve_fit``.
+`fit_all` fits every family and `choose` picks one by BIC.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
+from agent.builtin.numeric_families import fit_poly_scaled, fit_rationals, fit_square_search
+from agent.builtin.numeric_fit import Fit, num
 from agent.builtin.protocol import fmt
 
 __all__ = [
@@ -38,20 +41,18 @@ __all__ = [
 ]
 
 
-@dataclass
-class Fit:
-    """A fitted candidate: its family, parameters, how well it fits, and how to say and compute it."""
-
-    family: str
-    params: dict[str, float]
-    k: int  # free parameters (searched ones included)
-    rss: float
-    predict: Callable[[np.ndarray], np.ndarray]
-    code: str
-    formula: str  # f(x) ≈ <formula>, for people
-    words: str  # the shape in words
-    label: str  # at most 8 words
-    bic: float = 0.0
+def _batched_rss(base: list[np.ndarray], extra: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """RSS of least squares on ``base`` columns plus one row of ``extra`` (K × n), for all K rows at once;
+    residuals are computed explicitly (no cancellation when fits are exact)."""
+    k = extra.shape[0]
+    design = np.concatenate([np.broadcast_to(np.stack(base, axis=1), (k, len(y), len(base))), extra[..., None]], 2)
+    scale = np.sqrt((design**2).sum(axis=1, keepdims=True)) + 1e-300  # unit columns: better conditioned
+    unit = design / scale
+    gram = unit.transpose(0, 2, 1) @ unit + 1e-12 * np.eye(len(base) + 1)
+    coef = np.linalg.solve(gram, (unit.transpose(0, 2, 1) @ y)[..., None])
+    residual = y[None, :] - (unit @ coef)[..., 0]
+    result: np.ndarray = (residual**2).sum(axis=1)
+    return result
 
 
 def _lstsq(columns: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -59,11 +60,6 @@ def _lstsq(columns: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, float]
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     residual = y - design @ coef
     return coef, float(residual @ residual)
-
-
-def num(value: float) -> str:
-    """A float as exact Python source (for generated code)."""
-    return repr(float(value))
 
 
 def _sum(terms: list[tuple[float, str, float]]) -> str:
@@ -143,13 +139,10 @@ def _fit_bend(x: np.ndarray, y: np.ndarray) -> Fit | None:
     ux = np.unique(x)
     if len(ux) < 6:
         return None
-    best: tuple[float, float, np.ndarray] | None = None
-    for knot in np.concatenate([ux[2:-2], _candidates_between(x)[2:-2]]):
-        coef, rss = _lstsq([np.ones_like(x), x, np.maximum(0.0, x - knot)], y)
-        if best is None or rss < best[0]:
-            best = (rss, float(knot), coef)
-    assert best is not None
-    rss, knot, coef = best
+    knots = np.concatenate([ux[2:-2], _candidates_between(x)[2:-2]])
+    batch = _batched_rss([np.ones_like(x), x], np.maximum(0.0, x[None, :] - knots[:, None]), y)
+    knot = float(knots[int(np.argmin(batch))])
+    coef, rss = _lstsq([np.ones_like(x), x, np.maximum(0.0, x - knot)], y)
     a, b, c = (float(v) for v in coef)
     left, right = b, b + c
     code = f"def f(x):\n    return {num(a)} + {num(b)} * x + {num(c)} * max(0.0, x - {num(knot)})\n"
@@ -188,14 +181,10 @@ def _fit_step(x: np.ndarray, y: np.ndarray, trend: bool) -> Fit | None:
     mids = _candidates_between(x)
     if len(mids) < 3:
         return None
-    best: tuple[float, float, np.ndarray] | None = None
-    for threshold in mids:
-        columns = [np.ones_like(x), (x > threshold).astype(float)] + ([x] if trend else [])
-        coef, rss = _lstsq(columns, y)
-        if best is None or rss < best[0]:
-            best = (rss, float(threshold), coef)
-    assert best is not None
-    rss, threshold, coef = best
+    base = [np.ones_like(x)] + ([x] if trend else [])
+    batch = _batched_rss(base, (x[None, :] > mids[:, None]).astype(float), y)
+    threshold = float(mids[int(np.argmin(batch))])
+    coef, rss = _lstsq([np.ones_like(x), (x > threshold).astype(float)] + ([x] if trend else []), y)
     low, jump = float(coef[0]), float(coef[1])
     slope = float(coef[2]) if trend else 0.0
     high = low + jump
@@ -221,29 +210,60 @@ def _fit_step(x: np.ndarray, y: np.ndarray, trend: bool) -> Fit | None:
     )
 
 
-def _sin_rss(x: np.ndarray, y: np.ndarray, omegas: np.ndarray, trend: bool) -> np.ndarray:
-    """RSS of ``c + [d·x] + a·sin(ωx) + b·cos(ωx)`` for every ω at once (batched normal equations)."""
+def _sin_rss(
+    x: np.ndarray, y: np.ndarray, omegas: np.ndarray, trend: bool, trig: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """RSS of ``c + [d·x] + a·sin(ωx) + b·cos(ωx)`` for every ω at once (batched normal equations built
+    from sums, without materialising a design matrix per ω); ``trig`` = sin and cos of ω·x if known."""
     n = len(x)
-    phase = np.outer(omegas, x)
-    columns = [np.ones((len(omegas), n)), np.sin(phase), np.cos(phase)]
+    if trig is None:
+        phase = np.outer(omegas, x)
+        trig = (np.sin(phase), np.cos(phase))
+    sin, cos = trig
+    ones = np.ones(len(omegas))
+    columns = [ones * n, sin.sum(axis=1), cos.sum(axis=1)]
+    # Gram matrix entries, per ω: basis (1, sin, cos[, x])
+    ss, cc, sc = (sin * sin).sum(axis=1), (cos * cos).sum(axis=1), (sin * cos).sum(axis=1)
+    size = 4 if trend else 3
+    gram = np.zeros((len(omegas), size, size))
+    gram[:, 0, 0], gram[:, 0, 1], gram[:, 0, 2] = columns
+    gram[:, 1, 1], gram[:, 1, 2], gram[:, 2, 2] = ss, sc, cc
+    rhs = np.zeros((len(omegas), size))
+    rhs[:, 0], rhs[:, 1], rhs[:, 2] = float(y.sum()), sin @ y, cos @ y
     if trend:
-        columns.append(np.broadcast_to(x, (len(omegas), n)))
-    design = np.stack(columns, axis=2)  # (F, n, p)
-    gram = design.transpose(0, 2, 1) @ design + 1e-9 * np.eye(design.shape[2])
-    rhs = design.transpose(0, 2, 1) @ y
+        gram[:, 0, 3], gram[:, 1, 3], gram[:, 2, 3] = float(x.sum()), sin @ x, cos @ x
+        gram[:, 3, 3] = float(x @ x)
+        rhs[:, 3] = float(x @ y)
+    upper = np.triu_indices(size, 1)
+    gram[:, upper[1], upper[0]] = gram[:, upper[0], upper[1]]
+    gram += 1e-9 * np.eye(size)
     coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
-    residual = y[None, :] - (design @ coef[..., None])[..., 0]
-    result: np.ndarray = (residual**2).sum(axis=1)
+    result: np.ndarray = np.maximum(float(y @ y) - (coef * rhs).sum(axis=1), 0.0)
     return result
 
 
-def _fit_sin(x: np.ndarray, y: np.ndarray, trend: bool) -> Fit | None:
+#: The largest angular frequency searched: samples every 0.5 tell frequencies apart up to 2π (periods ≥ 1);
+#: a shorter period is indistinguishable on them from its alias in (0, 2π], and so on the scoring grid.
+OMEGA_MAX = 2 * math.pi
+
+
+_COARSE = np.linspace(0.005, OMEGA_MAX, 1800)
+
+
+def _coarse_trig(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    phase = np.outer(_COARSE, x)
+    return np.sin(phase), np.cos(phase)
+
+
+def _fit_sin(
+    x: np.ndarray, y: np.ndarray, trend: bool, trig: tuple[np.ndarray, np.ndarray] | None = None
+) -> Fit | None:
     if len(np.unique(x)) < 8:
         return None
-    coarse = np.linspace(0.005, math.pi, 1600)
-    rss = _sin_rss(x, y, coarse, trend)
+    coarse = _COARSE
+    rss = _sin_rss(x, y, coarse, trend, trig)
     omega = float(coarse[int(np.argmin(rss))])
-    fine = np.linspace(max(1e-4, omega - 0.004), omega + 0.004, 81)
+    fine = np.linspace(max(1e-4, omega - 0.006), omega + 0.006, 121)
     omega = float(fine[int(np.argmin(_sin_rss(x, y, fine, trend)))])
     columns = [np.ones_like(x), np.sin(omega * x), np.cos(omega * x)] + ([x] if trend else [])
     coef, best = _lstsq(columns, y)
@@ -446,13 +466,15 @@ def fit_stairs(x: np.ndarray, y: np.ndarray, kind: str) -> Fit | None:
     if len(x) < 16:
         return None
     op = np.floor if kind == "floor" else np.ceil
-    best: tuple[float, float, np.ndarray] | None = None
-    for width in np.round(np.arange(20, 801) * 0.05, 2):  # rounded: 7.3, not 7.300000000000006
-        coef, rss = _lstsq([np.ones_like(x), op(x / width)], y)
-        if best is None or rss < best[0]:
-            best = (rss, float(width), coef)
-    assert best is not None
-    rss, width, coef = best
+    widths = np.round(np.arange(20, 801) * 0.05, 2)  # rounded: 7.3, not 7.300000000000006
+    steps = op(x[None, :] / widths[:, None])
+    centred = steps - steps.mean(axis=1, keepdims=True)
+    spread = (centred**2).sum(axis=1)
+    slope = np.where(spread > 0, centred @ (y - y.mean()) / np.maximum(spread, 1e-300), 0.0)
+    residual = (y - y.mean())[None, :] - slope[:, None] * centred
+    pick = int(np.argmin((residual**2).sum(axis=1)))
+    width = float(widths[pick])
+    coef, rss = _lstsq([np.ones_like(x), op(x / width)], y)
     b, a = float(coef[0]), float(coef[1])
     return Fit(
         family=kind,
@@ -592,11 +614,16 @@ def fit_rational(x: np.ndarray, y: np.ndarray) -> Fit | None:
 def fit_all(x: np.ndarray, y: np.ndarray) -> list[Fit]:
     """Every candidate family fitted to (x, y)."""
     fits: list[Fit | None] = [_fit_poly(x, y, d) for d in range(4) if len(np.unique(x)) > d + 1]
-    fits += [_fit_bend(x, y), _fit_step(x, y, False), _fit_step(x, y, True), _fit_sin(x, y, False)]
-    fits += [_fit_sin(x, y, True), _fit_exp(x, y)]
+    trig = _coarse_trig(x)
+    sine = _fit_sin(x, y, False, trig)
+    fits += [_fit_bend(x, y), _fit_step(x, y, False), _fit_step(x, y, True), sine]
+    fits += [_fit_sin(x, y, True, trig), _fit_exp(x, y)]
     fits += [_fit_transform(x, y, name) for name in ("log", "sqrt", "reciprocal")]
-    fits += [fit_box(x, y), fit_square(x, y), fit_stairs(x, y, "floor"), fit_stairs(x, y, "ceil")]
+    fits += [fit_box(x, y), fit_stairs(x, y, "floor"), fit_stairs(x, y, "ceil")]
     fits += [fit_gaussian(x, y), fit_tanh(x, y), fit_rational(x, y)]
+    fits += [fit_poly_scaled(x, y, d) for d in (4, 5, 6)]
+    fits += fit_rationals(x, y)
+    fits.append(fit_square_search(x, y, sine.params["omega"] if sine is not None else None))
     return [f for f in fits if f is not None and math.isfinite(f.rss)]
 
 
