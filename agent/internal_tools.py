@@ -32,7 +32,14 @@ class FinalExplanationArgs(BaseModel):
 
     label: str = Field(min_length=1, description="At most 8 words.")
     description: str = Field(min_length=1, description="One paragraph a person can test.")
-    code: str | None = Field(None, description="Python source defining f(x), for function subjects.")
+    code: str | None = Field(
+        None,
+        description=(
+            "For function subjects: Python source defining f(x). For model units: a simulator, Python "
+            "source defining simulate(tokens: list[str]) -> list[float] (the unit's predicted activation "
+            "at each token; it is scored by correlation with the real activations on held-out text)."
+        ),
+    )
     domain: Any = Field(None, description="Where behaviour differs (intervals, exceptions), or null.")
     confidence: float = Field(ge=0, le=1)
     evidence: list[int] = Field(default_factory=list, description="Ids of the supporting experiments.")
@@ -49,8 +56,8 @@ INTERNAL_TOOLS: dict[str, tuple[type[BaseModel], str]] = {
     ),
     "final_explanation": (
         FinalExplanationArgs,
-        "Finish: give the label (<= 8 words), a testable description, code (functions), domain, confidence "
-        "and the supporting experiment ids.",
+        "Finish: give the label (<= 8 words), a testable description, code (f(x) for functions, "
+        "simulate(tokens) for units), domain, confidence and the supporting experiment ids.",
     ),
 }
 

@@ -22,6 +22,7 @@ from tools.context import ToolContext
 from tools.executor import LocalExecutor, ToolCall
 from tools.functions.sandbox import run_function
 from tools.functions.suite import load_suite_function
+from tools.simulation.spec import parse_spec
 
 SUITE = Path(__file__).resolve().parent / "data" / "sample.jsonl"
 INTERNAL = {"propose_hypothesis", "record_evidence", "final_explanation"}
@@ -304,7 +305,9 @@ def test_model_unit_on_a_tiny_model(tiny_llama_dir: Path, executor: LocalExecuto
     loop = Loop(executor, BuiltinScientist(exemplar_tokens=2000))
     final, messages = loop.run("L1.mlp.4", "model_unit", model=str(tiny_llama_dir), budget=24)
     _check_final(final, loop)
-    assert final["evidence"] and final["code"] is None
+    assert final["evidence"] and final["code"]
+    simulator = parse_spec(final["code"])  # a unit's explanation carries its simulator, as data
+    assert simulator.rules
     assert loop.calls[0] == "exemplars" and "activations" in loop.calls and "unit_logits" in loop.calls
     assert loop.hypotheses and loop.evidence
     assert len(loop.calls) <= 24

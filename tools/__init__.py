@@ -10,6 +10,7 @@ Rooms (each package's ``__init__`` says what its modules hold):
 | ``effects/`` | what a unit does to the output: ablation, direct logit attribution, steering, behavioural metrics |
 | ``patching/`` | activation patching (exact and naive), attribution patching, IOI prompt pairs |
 | ``functions/`` | black-box subjects: suite files, the sandbox that runs their code, synthetic entity neurons |
+| ``simulation/`` | unit simulators (a declarative spec, or sandboxed Python) run on a context's tokens |
 | ``plots/`` | PNG figures: activation histograms, patching heatmaps |
 | ``catalog/`` | the registered tools, one module per tool family; its ``__init__`` is the catalogue |
 

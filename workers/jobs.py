@@ -219,6 +219,17 @@ class ItemView(BaseModel):
     investigation_id: int | None
     label: str | None = None
     error: str | None = None
+    scores: dict[str, float] = Field(
+        default_factory=dict,
+        description="Simulation scores of the unit's explanation (evals.scoring.simulation), by metric.",
+    )
+
+    def simulation(self) -> str:
+        """The simulation correlations as a table cell: ``top+random / random``, or "" when unscored."""
+        top, rnd = self.scores.get("sim_corr_top_random"), self.scores.get("sim_corr_random")
+        if top is None or rnd is None:
+            return ""
+        return f"{top:+.2f} / {rnd:+.2f}"
 
 
 def _view(row: Job) -> JobView:
@@ -255,7 +266,12 @@ def job_items(engine: Engine, job_id: int) -> list[ItemView]:
     """Every unit of a job, in key order as created."""
     views = []
     for r in store_jobs.list_job_items(engine, job_id):
-        label = r.result.get("label") if r.status is JobStatus.succeeded and isinstance(r.result, dict) else None
+        done = r.status is JobStatus.succeeded and isinstance(r.result, dict)
+        label = r.result.get("label") if done else None
+        raw = r.result.get("scores") if done else None
+        scores = (
+            {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)} if isinstance(raw, dict) else {}
+        )
         views.append(
             ItemView(
                 key=r.key,
@@ -264,6 +280,7 @@ def job_items(engine: Engine, job_id: int) -> list[ItemView]:
                 investigation_id=r.investigation_id,
                 label=label,
                 error=r.error,
+                scores=scores,
             )
         )
     return views

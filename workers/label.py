@@ -3,6 +3,12 @@ SAE's for a job over SAE latents), label one unit (one investigation, exactly on
 claimed through ``workers.claims``), run a whole job in this process, and the sweeper that re-sends
 work lost with the broker.
 
+Labeling a unit ends with **explain–simulate–score** (``evals.scoring.simulation``): the
+explanation's simulator (its ``code``) is scored against the unit's activations on held-out text, and
+the scores are stored as ``Score`` rows of the explanation and on the item's result. The held-out
+activations are captured once per site and process (one forward pass for all the units of a layer).
+A simulator that cannot be scored leaves the unit labeled, without scores.
+
 The same functions run in a Celery worker (workers/tasks.py) and in ``autointerp label --executor
 local``; only who calls them differs.
 """
@@ -19,9 +25,11 @@ from sqlalchemy import Engine
 
 from agent.graph import Budget
 from agent.runner import Session, make_brain
+from evals.scoring.simulation import METRICS, held_out_site, simulation_score
 from store.db import open_store
 from store.dburl import one_line
 from store.errors import AutointerpError, StoreError
+from store.explanations import explanation_of, scores_of, set_scores
 from store.jobs import find_orphan_investigation, unfinished_items, unfinished_jobs
 from store.models import Job, JobItem, JobKind, JobStatus, utcnow
 from store.repo import get_job, set_job_status
@@ -60,6 +68,7 @@ __all__ = [
     "prepare_label_job",
     "run_item",
     "run_label_job_locally",
+    "score_unit",
     "submit_label_job",
     "sweep_jobs",
 ]
@@ -80,6 +89,7 @@ class UnitResult(BaseModel):
     label: str
     description: str
     confidence: float
+    scores: dict[str, float] = {}
 
 
 def submit_label_job(settings: Settings, params: dict[str, Any], executor: str = "celery", *, new: bool = False) -> int:
@@ -169,7 +179,8 @@ def label_item(session: Session, params: LabelJobParams, claim: Claim[JobItem]) 
                 log.warning("cannot continue investigation %s (%s); starting a new one", earlier, exc)
                 result = session.result(earlier)
         if result.explanation is not None:
-            return _unit_result(result.investigation_id, result.explanation.model_dump())
+            scores = score_unit(session, params.model, key, result.investigation_id)
+            return _unit_result(result.investigation_id, result.explanation.model_dump(), scores)
     budget = Budget(tool_calls=params.budget, seconds=params.seconds)
     investigation_id, first = session.create(key, params.model, params.agent, budget, job_id=claim.job_id)
     if not record_investigation(engine, claim, investigation_id):
@@ -177,15 +188,50 @@ def label_item(session: Session, params: LabelJobParams, claim: Claim[JobItem]) 
     result = session.run(investigation_id, brain, first)
     if result.explanation is None:
         raise RuntimeError(f"the investigation of {key} wrote no explanation")
-    return _unit_result(investigation_id, result.explanation.model_dump())
+    scores = score_unit(session, params.model, key, investigation_id)
+    return _unit_result(investigation_id, result.explanation.model_dump(), scores)
 
 
-def _unit_result(investigation_id: int, explanation: dict[str, Any]) -> UnitResult:
+def score_unit(session: Session, model: str, key: str, investigation_id: int) -> dict[str, float]:
+    """Explain–simulate–score the explanation investigation ``investigation_id`` wrote for unit ``key``:
+    its simulation scores, stored as ``Score`` rows (scores stored by an earlier try are reused).
+
+    {} when there is nothing to score or scoring fails (logged): the unit stays labeled. `StoreError`
+    propagates.
+    """
+    engine = session.engine
+    explanation = explanation_of(engine, investigation_id)
+    if explanation is None or explanation.id is None:
+        return {}
+    stored = scores_of(engine, [explanation.id]).get(explanation.id, {})
+    if all(m in stored for m in METRICS[:2]):
+        return {m: v for m, v in stored.items() if m in METRICS}
+    try:
+        runtime = session.ctx.runtime(model)
+        index = runtime.resolve(key).index
+        if index is None:
+            return {}
+        score = simulation_score(explanation.code, held_out_site(runtime, key).unit(index))
+    except StoreError:
+        raise
+    except Exception as exc:  # a unit without a scalar activation, a model that cannot run: no scores
+        log.warning("cannot score the explanation of %s: %s", key, one_line(exc))
+        return {}
+    if score.error:
+        log.info("the simulator of %s was not scored: %s", key, score.error)
+    metrics = score.metrics()
+    if metrics:
+        set_scores(engine, explanation.id, metrics, score.model_dump())
+    return metrics
+
+
+def _unit_result(investigation_id: int, explanation: dict[str, Any], scores: dict[str, float]) -> UnitResult:
     return UnitResult(
         investigation_id=investigation_id,
         label=str(explanation["label"]),
         description=str(explanation["description"]),
         confidence=float(explanation["confidence"]),
+        scores={k: round(v, 4) for k, v in scores.items()},
     )
 
 

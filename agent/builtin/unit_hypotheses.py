@@ -2,7 +2,8 @@
 hypotheses, designing their tests, scoring activations.
 
 * **Token statistics** of the top contexts: the word at each context's peak (sub-word tokens joined:
-  ``' sm' + 'elled'`` → ``smelled``) and the word before it, weighted by the peak activation; a crude
+  ``' sm' + 'elled'`` → ``smelled``, by ``tools.simulation.words``, the rules simulators read words by)
+  and the word before it, weighted by the peak activation; a crude
   category of each peak token (digits, punctuation, capitalised, code-like, whitespace).
 * **Hypotheses** (`propose`): the top word, a category that dominates, a small set of words, or "the
   token after <word>"; from a word survey, a concept (`concept_hypothesis`: "words about X").
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from agent.builtin.protocol import fmt
 from agent.builtin.words import CATEGORY_NOUNS, distinct, vocabulary
 from store.datafiles import load_data
+from tools.simulation.words import key_of, word_span
 
 # --------------------------------------------------------------------------------------------------
 # Text material
@@ -99,29 +101,6 @@ def category(token: str) -> str:
     if stripped[0].isupper():
         return "capitalised"
     return "word"
-
-
-def _joins(left: str, right: str) -> bool:
-    """Whether ``right`` continues the word ``left`` ends (no space between, letters on both sides)."""
-    return bool(left) and bool(right) and left[-1].isalnum() and right[0].isalnum()
-
-
-def word_span(tokens: list[str], i: int) -> tuple[int, int]:
-    """Token range [start, end] of the word containing token ``i`` (sub-word pieces joined)."""
-    start, end = i, i
-    while start > 0 and _joins(tokens[start - 1], tokens[start]):
-        start -= 1
-    while end + 1 < len(tokens) and _joins(tokens[end], tokens[end + 1]):
-        end += 1
-    return start, end
-
-
-def key_of(text: str) -> str:
-    """How a word or symbol is compared: words lower-cased and stripped; whitespace kept visible."""
-    stripped = text.strip()
-    if not stripped:
-        return "\\n" if "\n" in text else "␣"
-    return stripped.lower() if any(c.isalnum() for c in stripped) else stripped
 
 
 @dataclass

@@ -15,7 +15,9 @@
 5. ``unit_logits`` (what the unit writes) and, budget permitting, a zero ``ablate`` on the best
    hypothesis's positives (loss): causal evidence.
 6. The explanation: the best-separated hypothesis, with examples, the test numbers, secondary words,
-   the promoted tokens; confidence from the separation.
+   the promoted tokens; confidence from the separation. Its ``code`` is an executable simulator (a
+   declarative ``tools.simulation`` spec built by ``agent.builtin.unit_simulators`` from the words and
+   weights measured above) that predicts the unit's activation at every token of a text.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from agent.builtin.unit_hypotheses import (
     survey_words,
     weighted_shares,
 )
+from agent.builtin.unit_simulators import unit_simulator
 
 __all__ = ["SURVEY_BATCH", "SURVEY_PER_TEXT", "UnitPolicy"]
 
@@ -332,11 +335,13 @@ class UnitPolicy(Policy):
             evidence.append(self.logits_id)
         if self.ablation is not None and self.ablation[0] > 0 and self.ablation[1] is not None:
             evidence.append(self.ablation[1])
+        simulator = unit_simulator(self.contexts, chosen, self.survey, self.top_max)
         return Final(
             label=clip_words(chosen.label if confirmed else f"unconfirmed: {chosen.label}"),
             description=" ".join(sentences),
             confidence=confidence,
             evidence=evidence,
+            code=simulator.dumps() if simulator is not None else None,
         )
 
     # ------------------------------------------------------------------ chat

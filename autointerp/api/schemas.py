@@ -248,6 +248,7 @@ class InvestigationRecordOut(BaseModel):
     hypotheses: list[dict[str, Any]]
     evidence: list[dict[str, Any]]
     explanation: dict[str, Any] | None
+    scores: dict[str, float] = Field(default_factory=dict, description="The explanation's stored scores by metric.")
 
 
 # ------------------------------------------------------------------------------------------ chat
@@ -282,6 +283,14 @@ class ExplanationHit(BaseModel):
     confidence: float
     investigation_id: int | None
     created_at: datetime
+    code: str | None = Field(
+        None, description="Python f(x) for functions; for model units, the simulator (tools.simulation)."
+    )
+    scores: dict[str, float] = Field(
+        default_factory=dict,
+        description="Stored scores by metric (units: sim_corr_top_random, sim_corr_random, sim_detection, "
+        "sim_fuzzing; evals.scoring.simulation).",
+    )
 
 
 # ----------------------------------------------------------------------------------------- tools

@@ -136,6 +136,7 @@ class ShowResult(BaseModel):
     hypotheses: list[dict[str, Any]]
     evidence: list[dict[str, Any]]
     explanation: dict[str, Any] | None
+    scores: dict[str, float] = {}
 
 
 def show_command(
@@ -145,8 +146,14 @@ def show_command(
 ) -> None:
     """An investigation's transcript: experiments, hypotheses, evidence and explanation."""
     from agent.runner import show
+    from store.db import open_store
+    from store.explanations import scores_of
 
-    record = ShowResult(**show(investigation_id, _settings(db)))
+    settings = _settings(db)
+    record = ShowResult(**show(investigation_id, settings))
+    explanation_id = (record.explanation or {}).get("id")
+    if isinstance(explanation_id, int):
+        record.scores = scores_of(open_store(settings.db_url()), [explanation_id]).get(explanation_id, {})
 
     def render(c: Console) -> None:
         inv = record.investigation
@@ -168,6 +175,9 @@ def show_command(
             c.print(
                 f"[green]explanation[/green]: [bold]{ex['label']}[/bold] ({ex['confidence']:.2f})\n{ex['description']}"
             )
+        if record.scores:
+            shown = ", ".join(f"{metric} {value:.3f}" for metric, value in sorted(record.scores.items()))
+            c.print(f"[cyan]scores[/cyan]: {shown}")
 
     emit(record, json_path, render)
 

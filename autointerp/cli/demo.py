@@ -13,6 +13,7 @@ SAE is a small one (2x width, ~200k tokens: a couple of minutes) so that the dem
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -21,11 +22,14 @@ from sqlalchemy import Engine
 
 from autointerp.cli.common import open_runtime, settings_from, store_for
 from autointerp.cli.output import highlighted
-from store.explanations import explanation_of
+from store.explanations import explanation_of, scores_of
 from store.settings import Settings
 from tools.exemplars.service import build_site_cache, open_site_cache, unit_exemplars
 from tools.runtime.embedded import EMBEDDED_NAME
 from tools.runtime.model_runtime import ModelRuntime
+
+if TYPE_CHECKING:
+    from workers.jobs import ItemView
 
 
 def run_demo(
@@ -106,14 +110,19 @@ def _label(console: Console, settings: Settings, layer: int, n: int, max_tokens:
     console.print(f"[dim]{'new' if created else 'resuming'} job {job_id}: `autointerp jobs show {job_id}`[/dim]")
     started = time.perf_counter()
     view = run_label_job_locally(settings, job_id, progress=True)
-    table = Table("unit", "label", "confidence", "investigation", title=f"job {job_id}: {view.status}")
+    table = Table(
+        "unit", "label", "confidence", "sim r (top+rnd / rnd)", "investigation", title=f"job {job_id}: {view.status}"
+    )
     for item in job_items(engine, job_id):
         confidence = _confidence(engine, item.investigation_id)
-        table.add_row(item.key, item.label or item.error or item.status, confidence, str(item.investigation_id or "-"))
+        label = escape(item.label or item.error or item.status)
+        table.add_row(item.key, label, confidence, _simulation(engine, item), str(item.investigation_id or "-"))
     console.print(table)
     console.print(
         f"{view.progress.done}/{view.progress.total} units labeled in {time.perf_counter() - started:.0f}s. "
-        "Each row's evidence (experiments, hypotheses, tests): `autointerp show <investigation>`."
+        "Each row's evidence (experiments, hypotheses, tests): `autointerp show <investigation>`. sim r: the "
+        "correlation of the explanation's simulator with the neuron on held-out text (20 top + 20 random "
+        "contexts / 50 random)."
     )
 
 
@@ -168,16 +177,27 @@ def _sae(
     job_id, created = find_or_create_label_job(engine, params)
     console.print(f"[dim]{'new' if created else 'resuming'} job {job_id}: `autointerp jobs show {job_id}`[/dim]")
     view = run_label_job_locally(settings, job_id, progress=True)
-    table = Table("latent", "label", "confidence", "investigation", title=f"job {job_id}: {view.status}")
+    table = Table(
+        "latent", "label", "confidence", "sim r (top+rnd / rnd)", "investigation", title=f"job {job_id}: {view.status}"
+    )
     for item in job_items(engine, job_id):
         confidence = _confidence(engine, item.investigation_id)
         label = escape(item.label or item.error or item.status)
-        table.add_row(escape(item.key), label, confidence, str(item.investigation_id or "-"))
+        table.add_row(escape(item.key), label, confidence, _simulation(engine, item), str(item.investigation_id or "-"))
     console.print(table)
     console.print(
         "FVU: share of the residual stream's variance the SAE does not reconstruct; CE recovered: 1 = splicing "
         "the reconstruction into the model loses nothing, 0 = as bad as zeroing the residual stream."
     )
+
+
+def _simulation(engine: Engine, item: ItemView) -> str:
+    """The item's simulation correlations (from its result, else from the store's scores), or "-"."""
+    if not item.scores and item.investigation_id is not None:
+        row = explanation_of(engine, item.investigation_id)
+        if row is not None and row.id is not None:
+            item = item.model_copy(update={"scores": scores_of(engine, [row.id]).get(row.id, {})})
+    return item.simulation() or "-"
 
 
 def _confidence(engine: Engine, investigation_id: int | None) -> str:

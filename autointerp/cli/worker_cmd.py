@@ -113,10 +113,17 @@ def _render_job(c: Console, view: JobView, items: list[ItemView] | None = None) 
     if view.error:
         c.print(f"[red]error:[/red] {view.error}")
     if items:
-        table = Table("unit", "status", "tries", "investigation", "label")
+        table = Table("unit", "status", "tries", "investigation", "label", "sim r (top+rnd / rnd)")
         for item in items:
             label = item.label or (item.error or "")[:80]
-            table.add_row(escape(item.key), item.status, str(item.attempts), str(item.investigation_id or ""), label)
+            table.add_row(
+                escape(item.key),
+                item.status,
+                str(item.attempts),
+                str(item.investigation_id or ""),
+                escape(label),
+                item.simulation(),
+            )
         c.print(table)
 
 

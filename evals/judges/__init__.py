@@ -10,6 +10,7 @@ on (scored by balanced accuracy against the truth).
 | ``embedding`` | ``EmbeddingEvaluator`` (offline): cosine similarity with the packaged MiniLM embedder |
 | ``interpret`` | ``InterpretingEvaluator`` (offline default): runs formulas and canonical string phrasing |
 | ``llm`` | ``LLMEvaluator``: any LangChain chat model, with FIND's prompt shape |
+| ``simulator`` | ``SimulatorEvaluator``: detection and fuzzing decided by an explanation's simulator |
 
 ``make_evaluator(name)`` builds one by name.
 """

@@ -1,4 +1,4 @@
-"""``GET /explanations?model=&q=``: search the stored explanations."""
+"""``GET /explanations?model=&q=``: search the stored explanations (with their simulators and scores)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from autointerp.api.schemas import MAX_INT, MAX_QUERY_CHARS, MAX_REF_CHARS, ExplanationHit, Text
 from autointerp.api.state import ServiceState, get_service
-from store.explanations import search_explanations
+from store.explanations import scores_of, search_explanations
 
 router = APIRouter(tags=["explanations"])
 
@@ -35,9 +35,11 @@ def search(
     service: ServiceState = Depends(get_service),
 ) -> list[ExplanationHit]:
     """Stored explanations, newest first, filtered by model and by a substring of label or description."""
+    engine = service.engine()
     hits = search_explanations(
-        service.engine(), model_names=model_names(model) if model else None, text=q, limit=limit, offset=offset
+        engine, model_names=model_names(model) if model else None, text=q, limit=limit, offset=offset
     )
+    scores = scores_of(engine, [e.id for e, _, _ in hits if e.id is not None])
     return [
         ExplanationHit(
             id=explanation.id or 0,
@@ -49,6 +51,8 @@ def search(
             confidence=explanation.confidence,
             investigation_id=explanation.investigation_id,
             created_at=explanation.created_at,
+            code=explanation.code,
+            scores=scores.get(explanation.id or 0, {}),
         )
         for explanation, subject, record in hits
     ]

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, status
 from autointerp.api.schemas import MAX_INT, InvestigationAccepted, InvestigationRecordOut, InvestigationRequest
 from autointerp.api.state import ServiceState, get_service
 from store.db import session
+from store.explanations import scores_of
 from store.investigations import investigation_record
 from store.models import Investigation
 
@@ -71,4 +72,8 @@ def read(
         raise HTTPException(
             status_code=status.HTTP_404_NOT_FOUND, detail=f"no investigation with id {investigation_id}"
         )
-    return InvestigationRecordOut.model_validate(investigation_record(engine, investigation_id))
+    record = InvestigationRecordOut.model_validate(investigation_record(engine, investigation_id))
+    explanation_id = (record.explanation or {}).get("id")
+    if isinstance(explanation_id, int):
+        record.scores = scores_of(engine, [explanation_id]).get(explanation_id, {})
+    return record
