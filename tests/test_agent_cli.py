@@ -23,7 +23,8 @@ def test_explain_and_show_a_string_function(home: Path) -> None:
     assert set(explanation) == {"label", "description", "code", "domain", "confidence", "evidence"}
     assert explanation["code"] and "def f" in explanation["code"] and result["experiments"] >= 1
     shown = cli_json("show", str(result["investigation_id"]), home=home)
-    assert {"investigation", "experiments", "hypotheses", "evidence", "explanation"} == set(shown)
+    assert {"investigation", "experiments", "hypotheses", "evidence", "explanation", "scores"} == set(shown)
+    assert shown["scores"] == {}  # a function is scored against its suite by `eval`; `explain` stores none
     assert all(e["tool"] == "call_function" for e in shown["experiments"])
     assert shown["explanation"]["label"] == explanation["label"]
     again = cli_json("explain", "--resume", str(result["investigation_id"]), home=home)
