@@ -113,7 +113,11 @@ def _render_job(c: Console, view: JobView, items: list[ItemView] | None = None) 
     if view.error:
         c.print(f"[red]error:[/red] {view.error}")
     if items:
-        table = Table("unit", "status", "tries", "investigation", "label", "sim r (top+rnd / rnd)")
+        table = Table()
+        # The unit is what a reader looks rows up by: never cut it, however narrow the terminal.
+        table.add_column("unit", no_wrap=True, min_width=max(len(item.key) for item in items))
+        for header in ("status", "tries", "investigation", "label", "sim r (top+rnd / rnd)"):
+            table.add_column(header)
         for item in items:
             label = item.label or (item.error or "")[:80]
             table.add_row(
