@@ -607,11 +607,16 @@ def _search(pairs: tuple[tuple[str, str], ...], limit: int) -> tuple[Program, ..
         seen.add(mid)
         for second in solve(mid, dst):
             found.append(Program((first, second)))
-    found.sort(key=lambda p: (p.cost, len(p.steps), p.short))
+    return cheapest_distinct(found, limit)
+
+
+def cheapest_distinct(found: Iterable[Program], limit: int) -> tuple[Program, ...]:
+    """At most ``limit`` of ``found``, cheapest first, one per behaviour on the first 60 probe-pool inputs
+    (programs that act alike there collapse into the cheapest)."""
     unique: list[Program] = []
     behaviours: set[tuple[str, ...] | None] = set()
     probe = probe_pool()[:60]
-    for program in found:
+    for program in sorted(found, key=lambda p: (p.cost, len(p.steps), p.short)):
         key = program.run(probe)
         if key in behaviours:
             continue

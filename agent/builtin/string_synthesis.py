@@ -31,7 +31,16 @@ from agent.builtin.string_maps import (
     masked_ops,
     segment_ops,
 )
-from agent.builtin.string_programs import K_GRID, PLAIN, Prim, Program, prim, probe_pool, search_programs, solve
+from agent.builtin.string_programs import (
+    K_GRID,
+    PLAIN,
+    Prim,
+    Program,
+    cheapest_distinct,
+    prim,
+    search_programs,
+    solve,
+)
 from agent.builtin.string_steps import fixed_steps, make_step
 from agent.builtin.string_templates import number_templates
 
@@ -297,19 +306,7 @@ def _synthesize(pairs: tuple[tuple[str, str], ...], limit: int) -> tuple[Program
         found = _compositions(ordered)
     if not found:
         found = _conditionals(ordered)
-    found.sort(key=lambda p: (p.cost, len(p.steps), p.short))
-    unique: list[Program] = []
-    behaviours: set[tuple[str, ...] | None] = set()
-    probe = probe_pool()[:60]
-    for program in found:
-        key = program.run(probe)
-        if key in behaviours:
-            continue
-        behaviours.add(key)
-        unique.append(program)
-        if len(unique) >= limit:
-            break
-    return tuple(unique)
+    return cheapest_distinct(found, limit)
 
 
 def synthesize(observations: dict[str, Any], limit: int = 16) -> list[Program]:
