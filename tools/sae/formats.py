@@ -295,23 +295,8 @@ def _load_saelens(folder: Path, cfg_path: Path, hook_override: str | None) -> SA
     if cfg.get("apply_b_dec_to_input", True) is False:
         b_enc = b_enc + b_dec @ W_enc  # our SAE subtracts b_dec from its input; same pre-activations
     sae = SparseAutoencoder.from_weights(SAEShape(d_in, d_sae, architecture, k), W_enc, b_enc, W_dec, b_dec, threshold)
-    return SAEFile(
-        sae=sae,
-        format="saelens",
-        architecture=architecture,
-        width=d_sae,
-        d_in=d_in,
-        k=k,
-        hook=hook,
-        layer=layer,
-        site=site,
-        digest=sha256_file(weights_path),
-        path=folder,
-        weights_path=weights_path,
-        model_name=meta.get("model_name") or cfg.get("model_name"),
-        cfg=cfg,
-        metrics=_read_metrics(folder),
-    )
+    model_name = meta.get("model_name") or cfg.get("model_name")
+    return _sae_file(sae, "saelens", (hook, layer, site), folder, weights_path, model_name, cfg)
 
 
 def _load_sparsify(folder: Path, cfg_path: Path, hook_override: str | None) -> SAEFile:
@@ -361,13 +346,27 @@ def _load_sparsify(folder: Path, cfg_path: Path, hook_override: str | None) -> S
             model_name = json.loads(parent_cfg.read_text(encoding="utf-8")).get("model")
         except (OSError, ValueError, AttributeError):
             model_name = None
+    return _sae_file(sae, "sparsify", (hook, layer, site), folder, weights_path, model_name, cfg)
+
+
+def _sae_file(
+    sae: SparseAutoencoder,
+    fmt: SAEFormat,
+    hook_site: tuple[str | None, int | None, SAESite | None],
+    folder: Path,
+    weights_path: Path,
+    model_name: object,
+    cfg: dict[str, Any],
+) -> SAEFile:
+    """The `SAEFile` of a loaded SAE: its shape read from the SAE, the digest and metrics from the folder."""
+    hook, layer, site = hook_site
     return SAEFile(
         sae=sae,
-        format="sparsify",
-        architecture="topk",
-        width=num_latents,
-        d_in=d_in,
-        k=k,
+        format=fmt,
+        architecture=sae.shape.architecture,
+        width=sae.shape.d_sae,
+        d_in=sae.shape.d_in,
+        k=sae.shape.k,
         hook=hook,
         layer=layer,
         site=site,
