@@ -620,20 +620,31 @@ def test_api_takes_latents(
         assert client.post("/jobs", json=audit, headers=auth).status_code == 202
 
 
+def register_for_celery(
+    home: Path, pg_url: str, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Point this process (and the CLI and workers it starts) at PostgreSQL and a fresh Redis key prefix,
+    and register a SAELens SAE named ``res1`` for the model; returns the model's path."""
+    import uuid
+
+    from tests.test_workers import _env
+
+    for key, value in _env(home, pg_url, f"t{uuid.uuid4().hex[:12]}:").items():
+        monkeypatch.setenv(key, value)
+    model = str(model_dir)
+    folder = tmp_path / "sae"
+    write_saelens(folder)
+    cli_json("sae", "add", "--model", model, "--path", str(folder), "--name", "res1")
+    return model
+
+
 @pytest.mark.services
 def test_label_job_over_latents_through_celery(
     home: Path, pg_url: str, tiny_llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import uuid
+    from tests.test_workers import worker
 
-    from tests.test_workers import _env, worker
-
-    for key, value in _env(home, pg_url, f"t{uuid.uuid4().hex[:12]}:").items():
-        monkeypatch.setenv(key, value)
-    model = str(tiny_llama_dir)
-    folder = tmp_path / "sae"
-    write_saelens(folder)
-    cli_json("sae", "add", "--model", model, "--path", str(folder), "--name", "res1")
+    model = register_for_celery(home, pg_url, tiny_llama_dir, tmp_path, monkeypatch)
     args = ["label", "--model", model, "--sae", "res1", "--units", "0:2", "--budget", "6", "--max-tokens", "2000"]
     with worker(Settings(), ["gpu", "cpu"]):
         out = cli_json(*args, "--executor", "celery", "--timeout", "120")

@@ -14,7 +14,7 @@ from store.db import open_store
 from store.settings import Settings
 from store.shift import annotations_for
 from tests.cli_helpers import assert_clean_error, call_cli, cli_json
-from tests.test_sae_latents import write_saelens
+from tests.test_sae_latents import register_for_celery, write_saelens
 
 SMALL = ["--n-train", "64", "--n-test", "32", "--n", "2,5,10", "--judged-top", "5", "--cache-tokens", "3000"]
 
@@ -124,18 +124,11 @@ def test_shift_job_on_a_celery_worker(
     home: Path, pg_url: str, tiny_llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import time
-    import uuid
 
     from tests.test_service_jobs import worker
-    from tests.test_workers import _env
     from workers.service_jobs import submit_service_job
 
-    for key, value in _env(home, pg_url, f"t{uuid.uuid4().hex[:12]}:").items():
-        monkeypatch.setenv(key, value)
-    model = str(tiny_llama_dir)
-    folder = tmp_path / "sae"
-    write_saelens(folder)
-    cli_json("sae", "add", "--model", model, "--path", str(folder), "--name", "res1")
+    model = register_for_celery(home, pg_url, tiny_llama_dir, tmp_path, monkeypatch)
     params = {"model": model, "sae": "res1", "n_train": 64, "n_test": 32, "n_values": [2, 5], "judged_top": 3}
     params |= {"tpp": False, "max_tokens": 3000}
     settings = Settings()
