@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.builtin.unit_hypotheses import Context, analyse_context, propose
-from agent.builtin.unit_simulators import one_shot_simulator, unit_simulator
+from agent.builtin.unit_hypotheses import Hypothesis, analyse_context, propose
+from agent.builtin.unit_simulators import fit_table, one_shot_simulator, unit_simulator
 from evals.judges.simulator import SimulatorEvaluator
 from evals.scoring.simulation import HeldOutUnit, pearson, simulation_score
 from store.errors import InputError
 from tests.cli_helpers import call_cli
 from tools.simulation.run import simulate
-from tools.simulation.spec import AfterRule, ConceptRule, SimulatorSpec, TokenRule, parse_spec
+from tools.simulation.spec import AfterRule, ConceptRule, SimulatorSpec, TableRule, TokenRule, parse_spec
 
 WORDS = [" the", " cat", " sat", " on", " mat", " dog", " ran", " to", " Paris", " and", ".", " a"]
 TRUTH = {"cat": 3.0, "dog": 1.5, "paris": 2.0}
@@ -156,33 +156,57 @@ def test_simulator_evaluator_detects_and_fuzzes() -> None:
 # ------------------------------------------------------------------ the builtin's simulators
 
 
-def _contexts() -> list[Context]:
-    rows = [
-        ([" I", " like", " the", " cat", " a", " lot"], [0, 0, 0.1, 3.0, 0, 0]),
-        ([" the", " cat", " sat"], [0, 2.0, 0.2]),
-        ([" a", " dog", " ran"], [0, 1.0, 0.0]),
+def test_table_rule_prefers_the_pair_then_the_token_then_the_default() -> None:
+    table = TableRule(tokens={" Cat": 2.0, "sat": -0.5}, pairs={"cat": {"the": 3.0}}, default=0.25)
+    [row] = simulate(SimulatorSpec(rules=[table]).dumps(), [[" the", " cat", " a", " cat", " sat", " mat"]])
+    assert row == [0.25, 3.0, 0.25, 2.0, -0.5, 0.25]
+
+
+def test_negative_values_survive_rules_that_do_not_name_the_token() -> None:
+    rules = [TableRule(tokens={"sat": -0.5, "dog": 1.0}), AfterRule(words={"the": 2.0})]
+    assert simulate(SimulatorSpec(rules=rules).dumps(), [[" the", " dog", " sat"]]) == [[0.0, 2.0, -0.5]]
+
+
+def _observations() -> list[tuple[list[str], list[float]]]:
+    return [
+        ([" I", " like", " the", " cat", " a", " lot"], [5.0, 0.0, 0.0, 3.0, 0.0, 0.0]),
+        ([" the", " cat", " sat"], [5.0, 3.0, 0.0]),
+        ([" a", " dog", " ran"], [5.0, 1.0, 0.0]),
+        ([" my", " cat", " ran"], [5.0, 1.0, 0.0]),
     ]
-    return [c for c in (analyse_context(t, a) for t, a in rows) if c is not None]
+
+
+def test_fitted_table_is_the_shrunk_mean_relative_to_the_typical_value() -> None:
+    table = fit_table(_observations())
+    assert table is not None
+    # position 0 is left out; typical (median) activation 0: "cat" seen 3 times → (3 + 3 + 1) / (3 + 1)
+    assert table.tokens["cat"] == pytest.approx(7 / 4)
+    assert table.tokens["dog"] == pytest.approx(1 / 2)  # seen once: half of it
+    assert "ran" not in table.tokens and "i" not in table.tokens  # at the typical value; the sink is never read
+    # "the cat" (twice, 3.0) overrides "cat": shrunk toward the token's value by one observation
+    assert table.pairs["cat"]["the"] == pytest.approx((6 + 7 / 4) / 3, rel=1e-3)
+    assert table.pairs["cat"]["my"] == pytest.approx((1 + 7 / 4) / 2, rel=1e-3)
+    assert fit_table([]) is None
+    assert fit_table([([" a", " b"], [1.0, 1.0])]) is None  # never varies: nothing to say
 
 
 def test_builtin_simulator_holds_what_it_measured() -> None:
-    contexts = _contexts()
+    observations = _observations()
+    contexts = [c for c in (analyse_context(t, [0.0, *a[1:]]) for t, a in observations) if c is not None]
     [word] = propose(contexts, 1)
-    word.pos, word.neg, word.auc = [1.25] * 8, [1.25] * 8, 0.5  # not supported: half its exemplar strength
-    spec = unit_simulator(contexts, word, {"kitten": 1.5, "table": 0.1}, 3.0)
-    assert spec is not None
-    [tokens] = [r for r in spec.rules if isinstance(r, TokenRule)]
-    assert tokens.weights["cat"] == pytest.approx(1.25)  # mean exemplar peak 2.5 × (1.25 / 2.5)
-    word.neg, word.auc = [0.0] * 8, 1.0  # supported: the exemplars' strength stands
-    supported = unit_simulator(contexts, word, {}, 3.0)
-    assert supported is not None and isinstance(supported.rules[0], TokenRule)
-    assert supported.rules[0].weights["cat"] == pytest.approx(2.5)
-    assert tokens.weights["dog"] == 1.0 and tokens.weights["kitten"] == 1.5 and "table" not in tokens.weights
-    assert simulate(spec.dumps(), [[" a", " dog", " and", " a", " cat"]]) == [[0.0, 1.0, 0.0, 0.0, 1.25]]
+    spec = unit_simulator(observations, word, {"kitten": 1.5})
+    assert spec is not None and [type(r) for r in spec.rules] == [TableRule]  # an untested word adds no rule
+    [row] = simulate(spec.dumps(), [[" my", " dog", " and", " the", " cat"]])
+    assert row[1] == pytest.approx(0.5) and row[2] == 0.0 and row[4] == pytest.approx((6 + 7 / 4) / 3, rel=1e-3)
+    context = Hypothesis("context", "the token after 'the'", "after the", positives=[], negatives=[], keys=["the"])
+    context.pos, context.neg, context.auc = [2.0] * 8, [0.0] * 8, 1.0
+    with_rule = unit_simulator(observations, context, {})
+    assert with_rule is not None and [type(r) for r in with_rule.rules] == [TableRule, AfterRule]
+    assert simulate(with_rule.dumps(), [[" the", " bus"]]) == [[0.0, 2.0]]  # reaches a word never seen after it
     baseline = one_shot_simulator(contexts)
     assert baseline is not None
     assert simulate(baseline.dumps(), [[" cat", " dog", " kitten"]]) == [[3.0, 1.0, 0.0]]
-    assert unit_simulator([], None, {}, None) is None
+    assert unit_simulator([], None, {}) is None
 
 
 def test_builtin_emits_a_simulator_and_the_label_job_stores_and_shows_its_scores(

@@ -1,15 +1,19 @@
 """The simulators the builtin's unit policy writes into its explanations (``tools.simulation.spec``).
 
-Every weight is one the policy measured:
+Every number in them was measured by the policy's own experiments. The core is a **fitted token
+table** (`fit_table`): every token the policy saw the unit respond to — the exemplars' whole contexts
+(top and per-quantile), the word survey's sentences, the hypothesis tests' texts — gives one
+observation (position 0, the attention sink, left out). A token's value is its mean activation
+relative to the unit's typical (median) activation, shrunk toward that typical value by one pseudo
+observation (a token seen once counts half); a (previous token, token) pair seen in the data
+overrides it the same way, shrunk toward the token's own value. Values may be negative: a table says
+where the unit sits below its typical level too. Entries that say nothing new (a token within 1% of
+the typical value, a pair within 2% of its token's value, of the table's largest value) are dropped.
 
-* **exemplar words**: each word at the peak of a top context → the mean peak activation of the
-  contexts it peaks in; when a word or word-set hypothesis was tested and *not* supported, its words
-  are scaled by how much of that strength they kept on new texts (mean positive score ÷ mean exemplar
-  peak, at most 1), so a word that did not fire outside its exemplars weighs little;
-* **survey words**: each surveyed word whose score in its survey sentence reaches a fifth of the top
-  exemplar → that score;
+On top of the table, what the hypothesis tests established (`unit_simulator`):
+
 * **the token after <word>** (a tested, supported context hypothesis): an ``after`` rule with the mean
-  positive score;
+  positive score, which reaches tokens the data never showed after that word;
 * **a concept** (a tested, supported "words about X" hypothesis): a ``concept`` rule scoring every word
   by its MiniLM similarity to the responding words, weighted by the best survey score.
 
@@ -19,54 +23,74 @@ exemplars, each with its activation.
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
+
 from agent.builtin.unit_hypotheses import Context, Hypothesis, mean
-from tools.simulation.spec import AfterRule, ConceptRule, SimulatorSpec, TokenRule
+from tools.simulation.spec import AfterRule, ConceptRule, SimulatorSpec, TableRule, TokenRule
 from tools.simulation.words import key_of
 
-SURVEY_SHARE = 0.2
-"""Survey words scoring at least this share of the top exemplar become token weights."""
-SURVEY_WORDS = 400
-"""Most survey words a simulator keeps."""
+PRIOR = 1.0
+"""Pseudo observations at the typical value (a token) or at the token's value (a pair)."""
+DROP_TOKEN = 0.01
+"""Tokens closer than this share of the table's largest value to the typical value are left out."""
+DROP_PAIR = 0.02
+"""Pairs closer than this share of the table's largest value to their token's value are left out."""
 CONCEPT_THRESHOLD = 0.35
 """Cosine below which a word is not about the concept (MiniLM, single words)."""
 
+Observation = tuple[Sequence[str], Sequence[float]]
+"""One text the unit was run on: its tokens and the unit's activation at each."""
 
-def _exemplar_weights(contexts: list[Context]) -> dict[str, list[float]]:
-    values: dict[str, list[float]] = {}
-    for c in contexts:
-        if c.value > 0:
-            values.setdefault(c.key, []).append(c.value)
-    return values
+
+def _rounded(value: float) -> float:
+    return float(f"{value:.4g}")
+
+
+def fit_table(observations: Sequence[Observation]) -> TableRule | None:
+    """The fitted token table of a unit (module docstring); None without any observation."""
+    seen: set[tuple[str, ...]] = set()
+    singles: dict[str, list[float]] = {}
+    pairs: dict[tuple[str, str], list[float]] = {}
+    values: list[float] = []
+    for tokens, acts in observations:
+        if len(tokens) != len(acts) or tuple(tokens) in seen:  # an exemplar may be both top and in a quantile
+            continue
+        seen.add(tuple(tokens))
+        keys = [key_of(t) for t in tokens]
+        for i in range(1, len(keys)):
+            singles.setdefault(keys[i], []).append(acts[i])
+            pairs.setdefault((keys[i - 1], keys[i]), []).append(acts[i])
+            values.append(acts[i])
+    if not values:
+        return None
+    typical = statistics.median(values)
+    single = {k: (sum(v) - typical * len(v)) / (len(v) + PRIOR) for k, v in singles.items()}
+    pair = {(p, k): (sum(v) - typical * len(v) + PRIOR * single[k]) / (len(v) + PRIOR) for (p, k), v in pairs.items()}
+    scale = max((abs(v) for v in [*single.values(), *pair.values()]), default=0.0)
+    if scale <= 0:
+        return None
+    table = TableRule(tokens={k: _rounded(v) for k, v in single.items() if abs(v) >= DROP_TOKEN * scale})
+    for (p, k), v in pair.items():
+        if abs(v - single[k]) >= DROP_PAIR * scale:
+            table.pairs.setdefault(k, {})[p] = _rounded(v)
+    return table
 
 
 def unit_simulator(
-    contexts: list[Context], chosen: Hypothesis | None, survey: dict[str, float], top_max: float | None
+    observations: Sequence[Observation], chosen: Hypothesis | None, survey: dict[str, float]
 ) -> SimulatorSpec | None:
-    """The simulator of a unit explanation, from what the policy measured (module docstring); None
-    when nothing activated (no positive exemplar peak and no survey word)."""
-    weights: dict[str, float] = {}
-    if top_max and top_max > 0:
-        strong = sorted((w for w, s in survey.items() if s >= SURVEY_SHARE * top_max), key=lambda w: -survey[w])
-        for word in strong[:SURVEY_WORDS]:
-            weights[key_of(word)] = survey[word]
-    exemplar = _exemplar_weights(contexts)
-    keep = 1.0
-    if chosen is not None and chosen.tested and not chosen.supported and chosen.kind in ("word", "set"):
-        seen = [mean(exemplar[k]) for k in chosen.keys if k in exemplar]
-        if seen and mean(seen) > 0:
-            keep = min(1.0, max(0.0, mean(chosen.pos) / mean(seen)))
-    for key, values in exemplar.items():
-        scale = keep if chosen is not None and key in chosen.keys else 1.0
-        weights[key] = max(weights.get(key, 0.0), mean(values) * scale)
-    rules: list[TokenRule | AfterRule | ConceptRule] = []
-    if any(w > 0 for w in weights.values()):
-        rules.append(TokenRule(weights={k: round(w, 4) for k, w in weights.items() if w > 0}))
+    """The simulator of a unit explanation (module docstring); None when the unit never varied."""
+    rules: list[TableRule | AfterRule | ConceptRule] = []
+    table = fit_table(observations)
+    if table is not None:
+        rules.append(table)
     if chosen is not None and chosen.supported and chosen.kind == "context" and chosen.keys:
-        rules.append(AfterRule(words={chosen.keys[0]: round(mean(chosen.pos), 4)}))
+        rules.append(AfterRule(words={chosen.keys[0]: _rounded(mean(chosen.pos))}))
     if chosen is not None and chosen.supported and chosen.kind == "concept" and survey:
         rules.append(
             ConceptRule(
-                query=", ".join(chosen.keys[:8]), weight=round(max(survey.values()), 4), threshold=CONCEPT_THRESHOLD
+                query=", ".join(chosen.keys[:8]), weight=_rounded(max(survey.values())), threshold=CONCEPT_THRESHOLD
             )
         )
     return SimulatorSpec(rules=rules) if rules else None

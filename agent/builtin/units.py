@@ -1,6 +1,6 @@
 """The builtin scientist's policy for model units (MLP neurons, residual coordinates, heads, latents).
 
-1. ``exemplars`` (k=20, two contexts per quantile; the layer's cache is built when missing). If that
+1. ``exemplars`` (k=20, five contexts per quantile; the layer's cache is built when missing). If that
    fails, ``activations`` on a fixed set of varied texts stands in for the exemplars.
 2. With budget to spare, a word survey: ``activations`` on sentences naming frequent words and category
    nouns, four per sentence; at least three distinct strong responders that meet the exemplars make a
@@ -16,8 +16,9 @@
    hypothesis's positives (loss): causal evidence.
 6. The explanation: the best-separated hypothesis, with examples, the test numbers, secondary words,
    the promoted tokens; confidence from the separation. Its ``code`` is an executable simulator (a
-   declarative ``tools.simulation`` spec built by ``agent.builtin.unit_simulators`` from the words and
-   weights measured above) that predicts the unit's activation at every token of a text.
+   declarative ``tools.simulation`` spec built by ``agent.builtin.unit_simulators``: a token table
+   fitted to every activation observed above, plus the rules the tests established) that predicts the
+   unit's activation at every token of a text.
 """
 
 from __future__ import annotations
@@ -54,9 +55,12 @@ from agent.builtin.unit_hypotheses import (
     survey_words,
     weighted_shares,
 )
-from agent.builtin.unit_simulators import unit_simulator
+from agent.builtin.unit_simulators import Observation, unit_simulator
 
-__all__ = ["SURVEY_BATCH", "SURVEY_PER_TEXT", "UnitPolicy"]
+__all__ = ["EXEMPLARS_PER_QUANTILE", "SURVEY_BATCH", "SURVEY_PER_TEXT", "UnitPolicy"]
+
+EXEMPLARS_PER_QUANTILE = 5
+"""Contexts asked for from each of the 10 activation quantiles: the simulator's table learns from them."""
 
 SURVEY_PER_TEXT = 4
 """Survey words per sentence."""
@@ -81,6 +85,7 @@ class UnitPolicy(Policy):
         self.errors: list[str] = []
         self.survey: dict[str, float] = {}
         self.survey_ids: list[int] = []
+        self.observations: list[Observation] = []  # every (tokens, activations) the unit was run on
 
     def _model_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {"subject": self.task.subject}
@@ -157,7 +162,7 @@ class UnitPolicy(Policy):
     # ------------------------------------------------------------------ steps
     def _look(self) -> SubRun:
         if self.task.can("exemplars") and self.remaining() >= 1:
-            args: dict[str, Any] = {**self._model_args(), "k": 20, "per_quantile": 2}
+            args: dict[str, Any] = {**self._model_args(), "k": 20, "per_quantile": EXEMPLARS_PER_QUANTILE}
             if self.task.options.exemplar_tokens:
                 args["max_tokens"] = self.task.options.exemplar_tokens
             [found] = yield Step(
@@ -177,6 +182,7 @@ class UnitPolicy(Policy):
             )
             if ran.ok:
                 rows = sorted(_results(ran), key=lambda r: -float(r.get("max") or 0.0))
+                self._observe(rows)
                 self.contexts = [c for c in (_context_of(r) for r in rows[:8]) if c is not None]
                 self.top_max = self.contexts[0].value if self.contexts else None
                 self.exemplar_source = "a fixed set of varied texts"
@@ -199,6 +205,7 @@ class UnitPolicy(Policy):
             ],
         )
         rows = [row for outcome in outcomes for row in _results(outcome)]
+        self._observe(rows)
         self.survey_ids = [o.experiment_id for o in outcomes if o.experiment_id is not None]
         if len(rows) != len(texts):
             return
@@ -211,6 +218,8 @@ class UnitPolicy(Policy):
     def _absorb_exemplars(self, found: Outcome) -> None:
         assert found.result is not None
         rows = [r for r in found.result.get("exemplars") or [] if isinstance(r, dict)]
+        quantiles = [q for q in found.result.get("quantiles") or [] if isinstance(q, dict)]
+        self._observe(rows + [r for q in quantiles for r in q.get("exemplars") or [] if isinstance(r, dict)])
         self.contexts = [c for c in (_context_of(r) for r in rows) if c is not None]
         self.contexts.sort(key=lambda c: -c.value)
         self.top_max = self.contexts[0].value if self.contexts else None
@@ -230,6 +239,7 @@ class UnitPolicy(Policy):
                 self.errors.append(f"activations: {ran.error}")
             return
         h.experiment_id = ran.experiment_id
+        self._observe(rows)
         scores = [
             score(p, [str(t) for t in r.get("tokens") or []], [float(v) for v in r.get("activations") or []])
             for p, r in zip(probes, rows, strict=True)
@@ -255,6 +265,14 @@ class UnitPolicy(Policy):
                     )
                 ],
             )
+
+    def _observe(self, rows: list[dict[str, Any]]) -> None:
+        """Keep each row's tokens and activations for the simulator's token table."""
+        for row in rows:
+            tokens = [str(t) for t in row.get("tokens") or []]
+            acts = [float(v) for v in row.get("activations") or []]
+            if tokens and len(tokens) == len(acts):
+                self.observations.append((tokens, acts))
 
     def _absorb_logits(self, logits: Outcome) -> None:
         if not logits.ok or logits.result is None:
@@ -335,7 +353,7 @@ class UnitPolicy(Policy):
             evidence.append(self.logits_id)
         if self.ablation is not None and self.ablation[0] > 0 and self.ablation[1] is not None:
             evidence.append(self.ablation[1])
-        simulator = unit_simulator(self.contexts, chosen, self.survey, self.top_max)
+        simulator = unit_simulator(self.observations, chosen, self.survey)
         return Final(
             label=clip_words(chosen.label if confirmed else f"unconfirmed: {chosen.label}"),
             description=" ".join(sentences),

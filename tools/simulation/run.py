@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from store.errors import InputError
 from tools.functions.sandbox import SandboxLimits, run_function
-from tools.simulation.spec import AfterRule, ConceptRule, SimulatorSpec, TokenRule, is_spec, parse_spec
+from tools.simulation.spec import AfterRule, ConceptRule, SimulatorSpec, TableRule, TokenRule, is_spec, parse_spec
 from tools.simulation.words import key_of, word_index
 
 SANDBOX_LIMITS = SandboxLimits(timeout_s=60.0, max_output_chars=100_000)
@@ -43,22 +43,28 @@ def run_spec(spec: SimulatorSpec, contexts: Sequence[list[str]]) -> list[list[fl
     for c, tokens in enumerate(contexts):
         row = []
         for i in range(len(tokens)):
-            values = [rule_values[c][i] for rule_values in per_rule]
-            row.append(max(values) if spec.combine == "max" else sum(values))
+            values = [v for rule_values in per_rule if (v := rule_values[c][i]) is not None]
+            if not values:
+                row.append(0.0)
+            else:
+                row.append(max(values) if spec.combine == "max" else sum(values))
         out.append(row)
     return out
 
 
 def _rule_values(
-    rule: TokenRule | AfterRule | ConceptRule,
+    rule: TokenRule | AfterRule | TableRule | ConceptRule,
     contexts: Sequence[list[str]],
     indexed: list[tuple[list[str], list[int]]],
-) -> list[list[float]]:
+) -> list[list[float | None]]:
+    """Each token's value under one rule; None where the rule does not name the token."""
     if isinstance(rule, ConceptRule):
         return _concept(rule, indexed)
-    out = []
+    if isinstance(rule, TableRule):
+        return [_table(rule, tokens) for tokens in contexts]
+    out: list[list[float | None]] = []
     for tokens, (keys, owner) in zip(contexts, indexed, strict=True):
-        row = []
+        row: list[float | None] = []
         for i, token in enumerate(tokens):
             w = owner[i]
             if isinstance(rule, TokenRule):
@@ -69,12 +75,24 @@ def _rule_values(
                 before = [rule.words.get(keys[j]) for j in range(max(0, w - rule.within), w)] if w >= 0 else []
                 hits = [v for v in before if v is not None]
                 value = max(hits) if hits else None
-            row.append(float(value) if value is not None else 0.0)
+            row.append(float(value) if value is not None else None)
         out.append(row)
     return out
 
 
-def _concept(rule: ConceptRule, indexed: list[tuple[list[str], list[int]]]) -> list[list[float]]:
+def _table(rule: TableRule, tokens: list[str]) -> list[float | None]:
+    keys = [key_of(t) for t in tokens]
+    row: list[float | None] = []
+    for i, key in enumerate(keys):
+        before = rule.pairs.get(key)
+        value = before.get(keys[i - 1]) if before and i > 0 else None
+        if value is None:
+            value = rule.tokens.get(key, rule.default)
+        row.append(float(value))
+    return row
+
+
+def _concept(rule: ConceptRule, indexed: list[tuple[list[str], list[int]]]) -> list[list[float | None]]:
     from tools.functions.entity_neuron import get_embedder  # loads torch and MiniLM: only when needed
 
     words = sorted({k for keys, _ in indexed for k in keys if sum(c.isalpha() for c in k) >= 2})
@@ -82,8 +100,10 @@ def _concept(rule: ConceptRule, indexed: list[tuple[list[str], list[int]]]) -> l
     vectors = embedder.embed([rule.query, *words])
     cosines = (vectors[1:] @ vectors[0]).tolist()
     span = 1.0 - rule.threshold
-    value = {w: rule.weight * max(0.0, (c - rule.threshold) / span) for w, c in zip(words, cosines, strict=True)}
-    return [[value.get(keys[w], 0.0) if w >= 0 else 0.0 for w in owner] for keys, owner in indexed]
+    value = {
+        w: rule.weight * (c - rule.threshold) / span for w, c in zip(words, cosines, strict=True) if c > rule.threshold
+    }
+    return [[value.get(keys[w]) if w >= 0 else None for w in owner] for keys, owner in indexed]
 
 
 def _run_python(code: str, contexts: Sequence[list[str]], limits: SandboxLimits) -> list[list[float]]:

@@ -3,16 +3,22 @@
 A simulator predicts a unit's activation at every token of a context. This format says it as data
 (``{"format": "autointerp.simulator/v1", "rules": [...], "combine": "max"}``), so the builtin agent's
 simulators (the words and weights it measured) run without a sandbox and may use the sentence
-embedder, which sandboxed code cannot load. Each rule gives every token a value; ``combine`` takes the
-largest (``max``) or the sum (``sum``) over the rules; tokens no rule names get 0.
+embedder, which sandboxed code cannot load. Each rule gives a value to the tokens it names; ``combine``
+takes the largest (``max``) or the sum (``sum``) over the rules that name a token; tokens no rule names
+get 0 (so a negative value in one rule is not lifted to 0 by a rule that says nothing of the token).
 
 * ``tokens``: ``weights`` word → activation. ``match="word"`` looks the token's word up (sub-word pieces
   joined, lower-cased: every piece of ``smelled`` gets the weight of ``smelled``), then the token alone;
   ``match="token"`` looks up the token alone.
 * ``after``: the tokens of a word that follows one of ``words`` within ``within`` words (1: right
   after) get that word's weight (the largest when several precede).
-* ``concept``: a word's value is ``weight × max(0, (cos − threshold) / (1 − threshold))``, ``cos`` the
-  cosine between the MiniLM sentence embeddings of the word and of ``query``.
+* ``table``: a fitted token table. ``tokens`` maps a token (compared by its key: lower-cased and
+  stripped, ``' Paris'`` → ``paris``) to a value; ``pairs`` maps a token to ``{previous token: value}``
+  and, where the token before matches, overrides ``tokens``. Tokens in neither get ``default``. Values
+  may be negative (a table says where the unit sits below its typical value too).
+* ``concept``: a word's value is ``weight × (cos − threshold) / (1 − threshold))``, ``cos`` the
+  cosine between the MiniLM sentence embeddings of the word and of ``query``; words below the
+  threshold are not named.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ FORMAT: Literal["autointerp.simulator/v1"] = "autointerp.simulator/v1"
 """The ``format`` of a declarative simulator."""
 MAX_WORDS = 20_000
 """Most words one rule may weigh."""
+MAX_PAIRS = 50_000
+"""Most (previous token, token) pairs one table may hold."""
 
 
 def _keyed(weights: dict[str, float]) -> dict[str, float]:
@@ -72,6 +80,32 @@ class AfterRule(BaseModel):
         return _keyed(value)
 
 
+class TableRule(BaseModel):
+    """A fitted token table: token → value, overridden by (previous token, token) → value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["table"] = "table"
+    tokens: dict[str, float] = Field(default_factory=dict, max_length=MAX_WORDS)
+    pairs: dict[str, dict[str, float]] = Field(default_factory=dict, max_length=MAX_WORDS)
+    default: float = Field(0.0, allow_inf_nan=False)
+
+    @field_validator("tokens")
+    @classmethod
+    def _keys(cls, value: dict[str, float]) -> dict[str, float]:
+        return _keyed(value)
+
+    @field_validator("pairs")
+    @classmethod
+    def _pair_keys(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        if sum(len(before) for before in value.values()) > MAX_PAIRS:
+            raise ValueError(f"a table holds at most {MAX_PAIRS} pairs")
+        out: dict[str, dict[str, float]] = {}
+        for token, before in value.items():
+            out.setdefault(key_of(token), {}).update(_keyed(before))
+        return out
+
+
 class ConceptRule(BaseModel):
     """A concept: similarity of each word to ``query`` in the sentence embedder's space."""
 
@@ -83,7 +117,7 @@ class ConceptRule(BaseModel):
     threshold: float = Field(0.3, ge=-1.0, lt=1.0)
 
 
-Rule = Annotated[TokenRule | AfterRule | ConceptRule, Field(discriminator="kind")]
+Rule = Annotated[TokenRule | AfterRule | TableRule | ConceptRule, Field(discriminator="kind")]
 
 
 class SimulatorSpec(BaseModel):
