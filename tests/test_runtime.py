@@ -233,8 +233,16 @@ def test_loader_errors(tmp_path: Path) -> None:
         load_model(str(empty_dir), settings)
 
 
-def test_unsupported_architecture_is_named(tmp_path: Path, tiny_llama_dir: Path) -> None:
+def test_unsupported_architecture_is_named(
+    tmp_path: Path, tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from transformers import AutoModelForCausalLM, GPTNeoXConfig
+
+    from tools.runtime.adapters import ADAPTERS
+
+    # As if GPT-NeoX had no adapter and the structural fallback found no block list.
+    monkeypatch.delitem(ADAPTERS, "gpt_neox")
+    monkeypatch.setattr("tools.runtime.adapters.fallback._block_list", lambda model, n_layers: None)
 
     folder = tmp_path / "neox"
     config = GPTNeoXConfig(
@@ -243,7 +251,7 @@ def test_unsupported_architecture_is_named(tmp_path: Path, tiny_llama_dir: Path)
     AutoModelForCausalLM.from_config(config).save_pretrained(folder)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (folder / name).write_bytes((tiny_llama_dir / name).read_bytes())
-    with pytest.raises(ModelLoadError, match=r"'gpt_neox' is not supported yet; supported: .*gpt2.*llama"):
+    with pytest.raises(ModelLoadError, match=r"'gpt_neox' has no adapter, and its decoder blocks could not be found"):
         load_model(str(folder), Settings(home=tmp_path / "home"))
 
 

@@ -48,7 +48,7 @@ def logit_attribution(runtime: ModelRuntime, subject: str, k: int) -> tuple[str,
     address, direction = output_direction(runtime, subject)
     adapter = runtime.adapter
     with torch.no_grad():
-        gamma = getattr(adapter.final_norm(), "weight", None)
+        gamma = adapter.final_norm_scale()  # the norm's gain: Gemma's is 1 + weight, not its weight
         if gamma is not None:
             direction = direction * gamma.float()
         scores = adapter.unembedding().float() @ direction

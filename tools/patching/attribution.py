@@ -30,6 +30,15 @@ def _site_of(layer: int, site: str) -> Site:
     return Site(layer, site)  # type: ignore[arg-type]
 
 
+def _keep_output(output: Any, store: list[torch.Tensor]) -> Any:
+    """Record a module's output (its first element for a tuple) and hand the model a copy in its place:
+    a model may add into an output in place later (Falcon adds the attention output into the MLP's),
+    which must not change the recorded tensor; the gradient still reaches it through the copy."""
+    value = output[0] if isinstance(output, tuple) else output
+    store.append(value)
+    return (value.clone(), *output[1:]) if isinstance(output, tuple) else value.clone()
+
+
 @contextmanager
 def _capture(loaded: LoadedModel, site: str, store: list[torch.Tensor]) -> Iterator[None]:
     """Hooks that append each layer's ``site`` tensor to ``store`` and make the input embeddings a grad leaf."""
@@ -44,8 +53,8 @@ def _capture(loaded: LoadedModel, site: str, store: list[torch.Tensor]) -> Itera
                 handle = point.module.register_forward_pre_hook(pre)
             else:
 
-                def post(mod: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-                    store.append(output[0] if isinstance(output, tuple) else output)
+                def post(mod: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+                    return _keep_output(output, store)
 
                 handle = point.module.register_forward_hook(post)
             stack.callback(handle.remove)
@@ -157,8 +166,8 @@ def site_gradient(
             stack.callback(point.module.register_forward_pre_hook(pre).remove)
         else:
 
-            def post(mod: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-                store.append(output[0] if isinstance(output, tuple) else output)
+            def post(mod: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+                return _keep_output(output, store)
 
             stack.callback(point.module.register_forward_hook(post).remove)
 

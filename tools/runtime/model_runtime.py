@@ -407,7 +407,10 @@ class ModelRuntime:
                 if target.sae is not None:
                     captured[target.address] = encode(target.sae, value, target.index)
                 else:
-                    captured[target.address] = value[..., target.index] if target.index is not None else value
+                    picked = value[..., target.index] if target.index is not None else value
+                    # A model may add into a module's output in place after its hooks ran (Falcon adds
+                    # the attention output into the MLP's): keep a copy of what was read.
+                    captured[target.address] = picked.clone() if plan.point.kind == "post" else picked
             return x
 
         if plan.point.kind == "pre":

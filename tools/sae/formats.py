@@ -15,8 +15,13 @@ d_in], ``encoder.bias``, ``W_dec`` [num_latents, d_in], ``b_dec``; cfg ``k``, ``
 output: ``resid_post``), ``layers.6.mlp`` (``mlp_out``), ``layers.6.self_attn`` (``attn_out``).
 
 Hooks map to our sites (``tools.runtime.addresses``): ``blocks.{l}.hook_resid_pre|resid_post|mlp_out|
-attn_out`` (TransformerLens names, SAELens) and Hugging Face module paths (``[model.]layers.{l}[.mlp|
-.self_attn]``, GPT-2's ``[transformer.]h.{l}[.mlp|.attn]``). A hook that names something we have no
+attn_out`` (TransformerLens names, SAELens; Gemma Scope's too) and Hugging Face module paths
+(``[model.]layers.{l}[.mlp|.self_attn]`` of Llama, Gemma, Phi-3; GPT-NeoX's ``[gpt_neox.]layers.{l}[.mlp|
+.attention]``; GPT-2's ``[transformer.]h.{l}[.mlp|.attn]``; Gemma 3 multimodal checkpoints'
+``model.language_model.layers.{l}…``). For Gemma 2/3 our ``mlp_out``/``attn_out`` are the block's
+post-sub-block norms' outputs (what TransformerLens's ``hook_mlp_out``/``hook_attn_out`` read), while
+the module path ``layers.{l}.mlp`` names the MLP module's raw output before that norm: such an SAE
+reads a slightly different vector than the site it is mapped to. A hook that names something we have no
 site for (``hook_resid_mid``, ``attn.hook_z``, embeddings, a head) is refused; a folder that names no
 hook at all (a SAELens cfg without ``hook_name``, a sparsify folder renamed) loads with ``layer`` and
 ``site`` None, and whoever registers it must say where it reads.
@@ -62,7 +67,8 @@ _TL_SITES: dict[str, SAESite] = {
 _TL_HOOK = re.compile(r"^blocks\.(\d+)\.(hook_\w+)$")
 # Hugging Face module paths (what sparsify uses as hookpoints): the block, its MLP, its attention.
 _HF_HOOK = re.compile(
-    r"^(?:model\.|transformer\.|gpt_neox\.|model\.model\.)?(?:layers|h)\.(\d+)"
+    r"^(?:model\.|transformer\.|gpt_neox\.|model\.model\.|model\.language_model\.|language_model\.model\.)?"
+    r"(?:layers|h)\.(\d+)"
     r"(?:\.(mlp|self_attn|attn|attention))?$"
 )
 _HF_PARTS: dict[str | None, SAESite] = {
@@ -75,7 +81,8 @@ _HF_PARTS: dict[str | None, SAESite] = {
 _SITE_FORM = re.compile(r"^L(\d+)\.(resid_pre|resid_post|mlp_out|attn_out)$")
 KNOWN_HOOKS = (
     "blocks.{l}.hook_resid_pre, blocks.{l}.hook_resid_post, blocks.{l}.hook_mlp_out, blocks.{l}.hook_attn_out, "
-    "layers.{l}, layers.{l}.mlp, layers.{l}.self_attn"
+    "layers.{l}, layers.{l}.mlp, layers.{l}.self_attn (optionally under model., gpt_neox., transformer.), "
+    "h.{l}[.mlp|.attn], gpt_neox.layers.{l}.attention"
 )
 
 
