@@ -41,6 +41,9 @@ __all__ = [
     "Experiment",
     "Explanation",
     "GroundTruth",
+    "HDProbeRecord",
+    "HDProbeRecordCreate",
+    "HDProbeRecordRead",
     "Hypothesis",
     "HypothesisStatus",
     "Investigation",
@@ -780,3 +783,81 @@ class ShiftAnnotationRead(_Read):
     rationale: str
     evidence: Any
     created_at: datetime
+
+
+# --------------------------------------------------------------------------------------------------
+# Hyperdimensional probes
+# --------------------------------------------------------------------------------------------------
+
+
+class HDProbeRecord(SQLModel, table=True):
+    """A trained hyperdimensional probe (``autointerp hdprobe train``, the ``hdprobe`` job): the model
+    (the name it was trained under and its weights digest), the layers it reads (``layer_start`` ..
+    ``layer_stop - 1``), the hypervectors' dimension, where the artifact lives (``path``, under
+    ``<home>/hdprobes/``, with its sha256 ``digest``) and its metrics. Rows are only added; the newest
+    probe of a model's weights and layers is the one used. A deleted job leaves its probes (job_id NULL).
+    """
+
+    __tablename__ = "hd_probe"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int | None = Field(default=None, foreign_key="job.id", ondelete="SET NULL", index=True)
+    model: str
+    model_digest: str = Field(index=True)
+    layer_start: int
+    layer_stop: int
+    dim: int
+    hidden: int
+    n_concepts: int
+    seed: int
+    path: str
+    digest: str
+    metrics: Any = _json(nullable=True)
+    created_at: datetime = _created_at()
+
+
+class HDProbeRecordCreate(_Boundary):
+    """A validated HD probe record to store."""
+
+    job_id: int | None = PydanticField(default=None, ge=1)
+    model: str = PydanticField(min_length=1)
+    model_digest: str = PydanticField(min_length=1, max_length=128)
+    layer_start: int = PydanticField(ge=0)
+    layer_stop: int = PydanticField(ge=1)
+    dim: int = PydanticField(gt=0)
+    hidden: int = PydanticField(gt=0)
+    n_concepts: int = PydanticField(gt=0)
+    seed: int = PydanticField(ge=0)
+    path: str = PydanticField(min_length=1)
+    digest: str = PydanticField(pattern=_SHA256)
+    metrics: Any = None
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path_to_str(cls, value: object) -> object:
+        """Accept a ``pathlib.Path`` (or any ``os.PathLike``) and store its string form."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+class HDProbeRecordRead(_Read):
+    """A stored HD probe record, as handed out of the store."""
+
+    id: int
+    job_id: int | None
+    model: str
+    model_digest: str
+    layer_start: int
+    layer_stop: int
+    dim: int
+    hidden: int
+    n_concepts: int
+    seed: int
+    path: str
+    digest: str
+    metrics: Any
+    created_at: datetime
+
+    @property
+    def layers(self) -> str:
+        """The layers it reads as ``START:STOP`` (STOP excluded)."""
+        return f"{self.layer_start}:{self.layer_stop}"

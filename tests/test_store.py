@@ -67,6 +67,7 @@ TABLES = {
     "stored_suite",
     "sae_record",
     "shift_annotation",
+    "hd_probe",
 }
 
 
@@ -132,7 +133,7 @@ def cache_data(model_id: int, **changes: object) -> ExemplarCacheCreate:
 
 def test_migrations_create_every_table_matching_the_models(engine: sa.Engine) -> None:
     assert table_names(engine) == TABLES
-    assert current_revision(engine) == head_revision() == "0007"
+    assert current_revision(engine) == head_revision() == "0008"
     assert schema_diff(engine) == []
 
 
@@ -171,7 +172,7 @@ def test_upgrade_from_0001_keeps_the_rows(engine: sa.Engine) -> None:
             {"t": datetime.now(UTC)},
         )
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0007"
+    assert current_revision(engine) == head_revision() == "0008"
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT kind, status FROM job")).all() == [("label", "queued")]
         columns = {c["name"] for c in sa.inspect(conn).get_columns("experiment")}

@@ -66,7 +66,7 @@ __all__ = [
 log = logging.getLogger("autointerp.workers")
 
 #: The job kinds claimed as a whole (label jobs are claimed per item).
-SERVICE_KINDS = (JobKind.audit, JobKind.eval, JobKind.shift, JobKind.investigate)
+SERVICE_KINDS = (JobKind.audit, JobKind.eval, JobKind.shift, JobKind.hdprobe, JobKind.investigate)
 
 #: A table whose rows are claimed: a job's items, or jobs.
 Row = TypeVar("Row", Job, JobItem)

@@ -50,6 +50,7 @@ from store.settings import Settings
 from workers.audit import AuditHooks, AuditReport, AuditRequest, audit_folder, run_audit
 from workers.celery_app import CPU_QUEUE, GPU_QUEUE, TaskNames
 from workers.claims import SERVICE_KINDS, Claim, ClaimOutcome, claim_job, finish_job, is_due, stamp_sent
+from workers.hdprobe import HDPROBE_TASK, HDProbeJobParams, execute_hdprobe_job
 from workers.jobs import check_executor
 from workers.shift import SHIFT_TASK, ShiftJobParams, execute_shift_job
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AUDIT_TASK",
     "EVAL_TASK",
+    "HDPROBE_TASK",
     "INVESTIGATE_TASK",
     "SERVICE_KINDS",
     "SHIFT_TASK",
@@ -110,7 +112,7 @@ def _one_line(exc: ValidationError, what: str) -> InputError:
 
 
 def validate_service_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The canonical parameters of an audit, eval or shift job; one-line InputError naming the bad fields."""
+    """The canonical parameters of an audit, eval, shift or hdprobe job; one-line InputError naming the bad fields."""
     try:
         if kind == JobKind.audit.value:
             return AuditRequest.model_validate(params).model_dump(mode="json")
@@ -118,9 +120,11 @@ def validate_service_params(kind: str, params: dict[str, Any]) -> dict[str, Any]
             return EvalJobParams.model_validate(params).model_dump(mode="json")
         if kind == JobKind.shift.value:
             return ShiftJobParams.model_validate(params).model_dump(mode="json")
+        if kind == JobKind.hdprobe.value:
+            return HDProbeJobParams.model_validate(params).model_dump(mode="json")
     except ValidationError as exc:
         raise _one_line(exc, kind) from None
-    raise InputError(f"unknown job kind {kind!r}; expected label, audit, eval or shift")
+    raise InputError(f"unknown job kind {kind!r}; expected label, audit, eval, shift or hdprobe")
 
 
 def _engine(settings: Settings) -> Engine:
@@ -130,7 +134,7 @@ def _engine(settings: Settings) -> Engine:
 
 
 def enqueue(settings: Settings, kind: str, job_id: int) -> None:
-    """Send the task that runs audit/eval/shift job ``job_id`` to the workers."""
+    """Send the task that runs audit/eval/shift/hdprobe job ``job_id`` to the workers."""
     from workers.celery_app import create_app
 
     name, queue = task_of(kind)
@@ -157,7 +161,7 @@ def submit_service_job(settings: Settings, kind: str, params: dict[str, Any], ex
 
 
 def create_service_job(settings: Settings, kind: str, params: dict[str, Any]) -> int:
-    """Check an audit, eval or shift job's parameters and store it (queued, not sent); return its id."""
+    """Check an audit, eval, shift or hdprobe job's parameters and store it (queued, not sent); return its id."""
     canonical = validate_service_params(kind, params)
     if kind == JobKind.eval.value:
         check_eval_suite(settings, canonical["suite"])
@@ -204,7 +208,7 @@ def run_service_job(
     model_roots: Sequence[Path] = (),
     progress: bool = False,
 ) -> str:
-    """Claim and run audit, eval or shift job ``job_id`` as ``owner`` (the Celery task id; a fresh local id
+    """Claim and run audit, eval, shift or hdprobe job ``job_id`` as ``owner`` (the Celery task id; a fresh local id
     when None); returns ``ran``, ``skipped`` or ``poisoned``. ``progress`` shows progress bars (a shift
     job's capture) when run from a terminal.
 
@@ -224,8 +228,10 @@ def run_service_job(
             run_eval(settings, engine, job_id, params)
         elif kind is JobKind.shift:
             execute_shift_job(settings, engine, job_id, params, progress=progress)
+        elif kind is JobKind.hdprobe:
+            execute_hdprobe_job(settings, engine, job_id, params, progress=progress)
         else:
-            raise InputError(f"job {job_id} is a {kind.value} job, not an audit, eval or shift job")
+            raise InputError(f"job {job_id} is a {kind.value} job, not an audit, eval, shift or hdprobe job")
     except StoreError:
         raise
     except Exception as exc:
@@ -236,10 +242,15 @@ def run_service_job(
 
 
 def task_of(kind: str) -> tuple[str, str]:
-    """The Celery task name and queue that run a job of ``kind`` (audit, eval, shift or investigate)."""
+    """The Celery task name and queue that run a job of ``kind`` (audit, eval, shift, hdprobe or investigate)."""
     if kind == JobKind.investigate.value:
         return INVESTIGATE_TASK, INVESTIGATE_QUEUE
-    names = {JobKind.audit.value: AUDIT_TASK, JobKind.eval.value: EVAL_TASK, JobKind.shift.value: SHIFT_TASK}
+    names = {
+        JobKind.audit.value: AUDIT_TASK,
+        JobKind.eval.value: EVAL_TASK,
+        JobKind.shift.value: SHIFT_TASK,
+        JobKind.hdprobe.value: HDPROBE_TASK,
+    }
     if kind not in names:
         raise InputError(f"no task runs {kind!r} jobs")
     return names[kind], TASK_QUEUE

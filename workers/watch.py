@@ -32,6 +32,7 @@ from store.settings import Settings
 from workers.service_jobs import (
     AUDIT_TASK,
     EVAL_TASK,
+    HDPROBE_TASK,
     SHIFT_TASK,
     TASK_QUEUE,
     WATCH_TASK,
@@ -123,7 +124,7 @@ def beat_entries(watch: WatchSettings | None = None) -> dict[str, dict[str, Any]
 
 
 def register_service_tasks(app: Any, settings: Settings | None = None, watch: WatchSettings | None = None) -> None:
-    """Register ``autointerp.audit``, ``autointerp.eval``, ``autointerp.shift`` and
+    """Register ``autointerp.audit``, ``autointerp.eval``, ``autointerp.shift``, ``autointerp.hdprobe`` and
     ``autointerp.watch_checkpoints`` on a Celery app, route the job tasks to the ``gpu`` queue and add
     the watcher's beat entry.
 
@@ -159,6 +160,10 @@ def register_service_tasks(app: Any, settings: Settings | None = None, watch: Wa
     def shift_task(self: Any, job_id: int) -> str:
         return run_job(self, job_id)
 
+    @app.task(name=HDPROBE_TASK, bind=True, acks_late=True, shared=False)
+    def hdprobe_task(self: Any, job_id: int) -> str:
+        return run_job(self, job_id)
+
     @app.task(name=WATCH_TASK, shared=False)
     def watch_task() -> list[int]:
         return watch_once(resolved, watching)
@@ -169,6 +174,7 @@ def register_service_tasks(app: Any, settings: Settings | None = None, watch: Wa
             AUDIT_TASK: {"queue": TASK_QUEUE},
             EVAL_TASK: {"queue": TASK_QUEUE},
             SHIFT_TASK: {"queue": TASK_QUEUE},
+            HDPROBE_TASK: {"queue": TASK_QUEUE},
             WATCH_TASK: {"queue": "cpu"},
         }
     )

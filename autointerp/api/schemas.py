@@ -167,8 +167,27 @@ class ShiftJobRequest(_In):
     tpp: bool = True
 
 
+class HDProbeJobRequest(_In):
+    """Train a hyperdimensional probe for a model (the fields of ``workers.hdprobe.HDProbeJobParams``,
+    which checks them again); ``POST /tools/hd_probe`` then decodes prompts with it."""
+
+    kind: Literal["hdprobe"]
+    model: Ref
+    layers: Annotated[Text, Field(pattern=r"^\s*\d+\s*:\s*\d+\s*$")] | None = Field(
+        None, description="Layers read, START:STOP (default: the later half of the model)."
+    )
+    dim: int = Field(4096, ge=64, le=65_536, description="Dimension of the hypervectors.")
+    n_train: int = Field(3000, ge=16, le=100_000, description="Training prompts.")
+    n_val: int = Field(400, ge=8, le=20_000)
+    n_test: int = Field(400, ge=8, le=20_000)
+    hidden: int = Field(1024, ge=8, le=16_384)
+    epochs: int = Field(40, ge=1, le=1000)
+    seed: int = Field(0, ge=0, le=MAX_INT)
+
+
 JobRequest = Annotated[
-    LabelJobRequest | AuditJobRequest | EvalJobRequest | ShiftJobRequest, Field(discriminator="kind")
+    LabelJobRequest | AuditJobRequest | EvalJobRequest | ShiftJobRequest | HDProbeJobRequest,
+    Field(discriminator="kind"),
 ]
 
 

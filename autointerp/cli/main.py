@@ -21,6 +21,7 @@ from rich.table import Table
 from autointerp.cli.agent_cmd import chat_command, explain_command, show_command
 from autointerp.cli.common import DB_HELP, JSON_HELP, MODEL_HELP, open_runtime, settings_from, store_for
 from autointerp.cli.eval_cmd import eval_command, suite_app
+from autointerp.cli.hdprobe_cmd import hdprobe_app
 from autointerp.cli.output import emit, err_console, highlighted
 from autointerp.cli.sae_cmd import sae_app
 from autointerp.cli.service_cmd import audit_command, serve_command
@@ -65,6 +66,7 @@ app.command("beat")(beat_command)
 app.command("label")(label_command)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(sae_app, name="sae")
+app.add_typer(hdprobe_app, name="hdprobe")
 app.command("serve")(serve_command)
 app.command("audit")(audit_command)
 app.command("shift")(shift_command)

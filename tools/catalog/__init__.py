@@ -11,15 +11,17 @@ every tool in ``tools.registry.BUILTIN_TOOLS``.
 | ``patching`` | ``patch_activations``, ``ioi_dataset`` | activation / attribution patching; IOI prompt pairs |
 | ``functions`` | ``call_function`` | a suite function on a batch of inputs, in the sandbox |
 | ``shift`` | ``shift_annotate`` | SHIFT annotation: 0–4 relatedness of SAE latents to named concepts (stored) |
+| ``hd_probe`` | ``hd_probe`` | a trained hyperdimensional probe's decoded answer concepts of key–value prompts |
 
 A tool module holds the tool's argument and result models and a thin ``@tool`` function; the work
 itself lives in the rooms (``tools.runtime``, ``tools.exemplars``, ``tools.effects``,
-``tools.patching``, ``tools.functions``, ``tools.shift``). To add a tool, add a module here and import it below.
+``tools.patching``, ``tools.functions``, ``tools.shift``, ``tools.hdprobe``). To add a tool, add a module here and
+import it below.
 """
 
 from __future__ import annotations
 
-from tools.catalog import ablation, activations, exemplars, functions, logits, patching, shift, steering
+from tools.catalog import ablation, activations, exemplars, functions, hd_probe, logits, patching, shift, steering
 from tools.registry import BUILTIN_TOOLS, ToolRegistry
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "default_registry",
     "exemplars",
     "functions",
+    "hd_probe",
     "logits",
     "patching",
     "shift",

@@ -1,4 +1,4 @@
-"""``POST /jobs`` (queue a label, audit, eval or shift job) and ``GET /jobs/{id}`` (its state).
+"""``POST /jobs`` (queue a label, audit, eval, shift or hdprobe job) and ``GET /jobs/{id}`` (its state).
 
 Jobs go to the Celery workers through ``workers.service_jobs.submit_service_job`` (label jobs on to
 ``workers.label.submit_label_job``); their state comes from the store through ``workers.jobs.job_view``.
