@@ -41,7 +41,7 @@ from tools.functions.suite import load_suite_function
 from tools.runtime.addresses import Unit, parse_target
 from tools.runtime.embedded import EMBEDDED_NAME
 
-MODEL_UNIT_TOOLS = ["exemplars", "activations", "ablate", "unit_logits", "steer"]
+MODEL_UNIT_TOOLS = ["exemplars", "activations", "ablate", "unit_logits", "steer", "hd_probe"]
 FUNCTION_TOOLS = ["call_function"]
 LLM_RESULT_CHARS = 12_000
 

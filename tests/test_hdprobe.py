@@ -273,3 +273,19 @@ def test_the_lens_of_the_last_layer_is_the_models_own_prediction(embedded_runtim
     assert states.states.shape == (2, 15, 576) and states.logits is not None
     lens = logit_lens_topk(embedded_runtime, states.states, k=5)
     assert torch.equal(lens[:, -1, :], states.logits.topk(5, dim=-1).indices)
+
+
+def test_an_agent_uses_the_probe_and_cites_it_as_evidence(home: Path, tiny_llama_dir: Path) -> None:
+    from agent.runner import explain, show
+    from tests.test_agent import ScriptedChatModel, call, final
+
+    model = str(tiny_llama_dir)
+    cli_json("hdprobe", "train", "--model", model, *SMALL_CLI)
+    question = {"model": model, "texts": ["France : Paris = Italy :", "cat: cats, dog: dogs, mouse:"], "k": 3}
+    brain = ScriptedChatModel(messages=iter([]), script=[call("hd_probe", question, "p1"), final])
+    result = explain("L1.mlp.3", model=model, backend="scripted", settings=Settings(), brain=brain)
+    record = show(result.investigation_id, Settings())
+    [experiment] = record["experiments"]
+    assert experiment["tool"] == "hd_probe" and experiment["result_summary"]["ok"]
+    assert "hd_probe" in {t["function"]["name"] for t in brain.bound}
+    assert result.explanation is not None and result.explanation.evidence == [experiment["id"]]
