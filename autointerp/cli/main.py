@@ -24,7 +24,7 @@ from autointerp.cli.eval_cmd import eval_command, suite_app
 from autointerp.cli.hdprobe_cmd import hdprobe_app
 from autointerp.cli.output import emit, err_console, highlighted
 from autointerp.cli.sae_cmd import sae_app
-from autointerp.cli.service_cmd import audit_command, serve_command
+from autointerp.cli.service_cmd import audit_command, mcp_command, serve_command
 from autointerp.cli.shift_cmd import shift_command
 from autointerp.cli.tools_cmd import ablate_command, ioi_command, patch_command, steer_command, tools_app
 from autointerp.cli.worker_cmd import beat_command, jobs_app, label_command, worker_command
@@ -68,6 +68,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(sae_app, name="sae")
 app.add_typer(hdprobe_app, name="hdprobe")
 app.command("serve")(serve_command)
+app.command("mcp")(mcp_command)
 app.command("audit")(audit_command)
 app.command("shift")(shift_command)
 

@@ -1,4 +1,5 @@
-"""``autointerp serve`` (the HTTP API) and ``autointerp audit`` (a checkpoint audit, here and now)."""
+"""``autointerp serve`` (the HTTP API), ``autointerp mcp`` (the MCP server on stdio) and ``autointerp audit``
+(a checkpoint audit, here and now)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ def serve_command(
     settings = settings_from(db=db)
     err_console.print(f"[dim]autointerp API on http://{host}:{port} (docs at /docs)[/dim]")
     serve(host, port, settings, log_level=log_level)
+
+
+def mcp_command(db: DbOpt = None) -> None:
+    """Serve the tools to an MCP client over stdin/stdout (a desktop client starts this; see README)."""
+    from autointerp.api.mcp.transports import run_stdio
+
+    run_stdio(settings_from(db=db))
 
 
 def _read_units(path: Path) -> list[str]:

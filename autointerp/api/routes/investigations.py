@@ -13,7 +13,7 @@ from autointerp.api.state import ServiceState, get_service
 from store.db import session
 from store.explanations import scores_of
 from store.investigations import investigation_record
-from store.models import Investigation
+from store.models import Investigation, Subject
 
 router = APIRouter(tags=["investigations"])
 log = logging.getLogger(__name__)
@@ -67,12 +67,15 @@ def read(
     """The investigation (status, budget use), its experiments, hypotheses, evidence and explanation."""
     engine = service.engine()
     with session(engine) as db:
-        found = db.get(Investigation, investigation_id) is not None
-    if not found:
+        row = db.get(Investigation, investigation_id)
+        subject = db.get(Subject, row.subject_id) if row is not None else None
+    if row is None:
         raise HTTPException(
             status_code=status.HTTP_404_NOT_FOUND, detail=f"no investigation with id {investigation_id}"
         )
     record = InvestigationRecordOut.model_validate(investigation_record(engine, investigation_id))
+    if subject is not None:
+        record.subject, record.subject_kind = subject.address, subject.kind.value
     explanation_id = (record.explanation or {}).get("id")
     if isinstance(explanation_id, int):
         record.scores = scores_of(engine, [explanation_id]).get(explanation_id, {})

@@ -1,4 +1,5 @@
-"""``POST /jobs`` (queue a label, audit, eval, shift or hdprobe job) and ``GET /jobs/{id}`` (its state).
+"""``POST /jobs`` (queue a label, audit, eval, shift or hdprobe job), ``GET /jobs`` (the newest),
+``GET /jobs/{id}`` (its state) and ``GET /jobs/{id}/report`` (a finished audit's report).
 
 Jobs go to the Celery workers through ``workers.service_jobs.submit_service_job`` (label jobs on to
 ``workers.label.submit_label_job``); their state comes from the store through ``workers.jobs.job_view``.
@@ -6,13 +7,16 @@ Jobs go to the Celery workers through ``workers.service_jobs.submit_service_job`
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from pydantic import ValidationError
 
 from autointerp.api.schemas import MAX_INT, JobAccepted, JobOut, JobRequest
 from autointerp.api.state import ServiceState, get_service
+from store.models import JobKind
 from store.repo import get_job
+from workers.audit import AuditReport, audit_folder
 
 router = APIRouter(tags=["jobs"])
 
@@ -47,3 +51,45 @@ def read(
 
         out.investigation = job_investigation(engine, job_id)
     return out
+
+
+@router.get("/jobs", response_model=list[JobOut])
+def listing(
+    kind: Annotated[
+        Literal["label", "audit", "eval", "investigate", "shift", "hdprobe"] | None,
+        Query(description="Only jobs of this kind."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    service: ServiceState = Depends(get_service),
+) -> list[JobOut]:
+    """The newest ``limit`` jobs (of ``kind`` when given), newest first."""
+    from workers.jobs import list_jobs
+
+    views = list_jobs(service.engine(), kind=kind, limit=limit)
+    return [JobOut.model_validate(view.model_dump(mode="json")) for view in views]
+
+
+@router.get("/jobs/{job_id}/report", response_model=AuditReport)
+def report(
+    job_id: Annotated[int, Path(ge=1, le=MAX_INT, description="An audit job's id.")],
+    service: ServiceState = Depends(get_service),
+) -> AuditReport:
+    """A finished audit job's report: every unit's statistics under both checkpoints, mean shift,
+    exemplar overlap, whether it changed and its labels (what ``report.json`` holds). 404 for
+    another kind of job or before the report is written."""
+    row = get_job(service.engine(), job_id)
+    if row is None:
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"no job with id {job_id}")
+    if row.kind is not JobKind.audit:
+        raise HTTPException(
+            status_code=404, detail=f"job {job_id} is a {row.kind.value} job; only audits have a report"
+        )
+    path = audit_folder(service.settings, job_id) / "report.json"
+    try:
+        return AuditReport.model_validate_json(path.read_bytes())
+    except OSError:
+        raise HTTPException(
+            status_code=404, detail=f"audit job {job_id} has no report yet ({row.status.value})"
+        ) from None
+    except ValidationError:
+        raise HTTPException(status_code=404, detail=f"audit job {job_id}'s report cannot be read") from None
