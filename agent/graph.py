@@ -12,7 +12,10 @@ Nodes:
 * ``fallback`` writes the best explanation the store supports when the model will not finish.
 
 Budgets (tool calls, wall seconds, LLM tokens) are checked before each ``think``; when one runs out
-the model is asked once for its final explanation, and ``fallback`` guarantees one exists. The budget
+the model is asked once for its final explanation, and ``fallback`` guarantees one exists. In a chat
+(``Investigator.chat``) every message of the person starts a turn with the whole budget again (the
+first turn is the investigation), and a ``final_explanation`` after the first stores a new version of
+the explanation (``store.investigations.revise_explanation``): the model revises it as the chat goes. The budget
 note and the nudge carry a machine-readable marker (``agent.notes``) beside their English. The
 LangGraph checkpointer keeps the thread (SQLite beside the store, or PostgreSQL), with an explicit
 recursion limit.
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field, ValidationError
@@ -41,7 +44,7 @@ from agent.internal_tools import (
     RecordEvidenceArgs,
     internal_tool_schemas,
 )
-from agent.notes import Note, note_message
+from agent.notes import Note, note_message, note_of
 from store.errors import AutointerpError
 from store.investigations import (
     add_evidence,
@@ -49,6 +52,7 @@ from store.investigations import (
     add_hypothesis,
     find_experiment,
     list_hypotheses,
+    revise_explanation,
     save_explanation,
 )
 from store.models import Hypothesis, HypothesisStatus
@@ -83,6 +87,7 @@ class InvestigationState(TypedDict, total=False):
     budget_warned: bool
     done: bool
     explanation_id: int | None
+    turn_start: dict[str, float]  # in a chat: the counters when the person's last message came
 
 
 @dataclass
@@ -130,20 +135,35 @@ class Investigator:
         return self.model.bind_tools(schemas + internal_tool_schemas())
 
     def _exhausted(self, state: InvestigationState) -> str | None:
-        if state.get("tool_calls", 0) >= self.budget.tool_calls:
+        start = state.get("turn_start") or {}
+        if state.get("tool_calls", 0) - start.get("tool_calls", 0) >= self.budget.tool_calls:
             return f"{self.budget.tool_calls} tool calls"
-        if state.get("seconds", 0.0) >= self.budget.seconds:
+        if state.get("seconds", 0.0) - start.get("seconds", 0.0) >= self.budget.seconds:
             return f"{self.budget.seconds:g} seconds"
-        if state.get("tokens", 0) >= self.budget.tokens:
+        if state.get("tokens", 0) - start.get("tokens", 0) >= self.budget.tokens:
             return f"{self.budget.tokens} tokens"
         return None
+
+    def _new_turn(self, state: InvestigationState) -> dict[str, Any]:
+        """In a chat, a person's message (not one of the graph's notes) starts a turn with a fresh budget."""
+        messages = state.get("messages") or []
+        last = messages[-1] if messages else None
+        if not self.chat or not isinstance(last, HumanMessage) or note_of(last) is not None:
+            return {}
+        start = {
+            "tool_calls": float(state.get("tool_calls", 0)),
+            "seconds": float(state.get("seconds", 0.0)),
+            "tokens": float(state.get("tokens", 0)),
+        }
+        return {"turn_start": start, "budget_warned": False, "nudges": 0}
 
     # ------------------------------------------------------------------ nodes
     def think(self, state: InvestigationState) -> dict[str, Any]:
         """Ask the model for its next step (after a budget note when the budget is spent)."""
         started = time.perf_counter()
         new: list[AnyMessage] = []
-        update: dict[str, Any] = {}
+        update: dict[str, Any] = self._new_turn(state)
+        state = {**state, **update}  # type: ignore[typeddict-item]
         reason = self._exhausted(state)
         if reason and not state.get("budget_warned"):
             new.append(note_message(BUDGET_NOTE.format(reason=reason), Note.budget_spent))
@@ -300,7 +320,8 @@ class Investigator:
                 )
                 self._emit({"step": "evidence", "hypothesis_id": parsed.hypothesis_id, "supports": parsed.supports})
                 return _content(None, True, {"evidence_ids": [r.id for r in rows]}, None), None
-            explanation = save_explanation(
+            store = revise_explanation if self.chat else save_explanation  # a chat may revise its explanation
+            explanation = store(
                 self.engine,
                 subject_id=self.subject_id,
                 investigation_id=self.investigation_id,

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from agent.backends.factory import llm_chat_model
 from agent.checkpoints import open_checkpointer
 from agent.graph import Budget, Investigator
+from agent.layer_plan import SharedSurvey, attach_shared_survey
 from agent.prompts import load_prompt
 from store.db import open_store
 from store.errors import ConfigError, InputError
@@ -110,11 +111,22 @@ def _subject_kind(info: SubjectInfo) -> SubjectKind:
     return kinds.get(info.kind) or SubjectKind(info.kind)
 
 
-def _task_message(info: SubjectInfo, budget: Budget) -> HumanMessage:
+def _task_message(info: SubjectInfo, budget: Budget, shared: dict[str, Any] | None = None) -> HumanMessage:
+    """The task: a sentence, what the layer planner already ran (``shared``: its ``note`` and
+    ``payload``), and the JSON line the builtin reads."""
     kind = "model_unit" if info.model is not None else info.kind
     what = f"unit {info.address} of model {info.model}" if info.model else f"the {info.kind} function {info.address}"
-    payload = {"subject": info.address, "model": info.model, "kind": kind, "budget": budget.model_dump()}
-    return HumanMessage(f"Investigate {what} and explain what it does.\n{json.dumps(payload)}")
+    payload: dict[str, Any] = {
+        "subject": info.address,
+        "model": info.model,
+        "kind": kind,
+        "budget": budget.model_dump(),
+    }
+    text = f"Investigate {what} and explain what it does."
+    if shared:
+        payload["shared"] = shared["payload"]
+        text += "\n" + str(shared["note"])
+    return HumanMessage(f"{text}\n{json.dumps(payload)}")
 
 
 class Session:
@@ -168,7 +180,7 @@ class Session:
             subject_id=subject.id or 0,
             subject_model=model,
             tools=FUNCTION_TOOLS if is_function else MODEL_UNIT_TOOLS,
-            budget=Budget.model_validate({k: v for k, v in (row.budget or {}).items() if k != "model"}),
+            budget=Budget.model_validate({k: v for k, v in (row.budget or {}).items() if k not in ("model", "shared")}),
             chat=chat,
             max_result_chars=None if row.backend == "builtin" else LLM_RESULT_CHARS,
             on_step=on_step,
@@ -177,10 +189,18 @@ class Session:
         return investigator, config
 
     def create(
-        self, subject: str, model: str | None, backend: str, budget: Budget, *, job_id: int | None = None
+        self,
+        subject: str,
+        model: str | None,
+        backend: str,
+        budget: Budget,
+        *,
+        job_id: int | None = None,
+        shared: SharedSurvey | None = None,
     ) -> tuple[int, list[Any]]:
         """Validate the subject, then store it and a new investigation (of job ``job_id`` when given);
-        return its id and first messages."""
+        return its id and first messages. ``shared``: the layer planner's survey of the unit's site,
+        recorded as an experiment of the investigation and named in its first message."""
         info = resolve_subject(subject, model, self.ctx)
         model_id = None
         if info.model is not None:
@@ -196,7 +216,14 @@ class Session:
             job_id=job_id,
         )
         assert row.id is not None
-        return row.id, [SystemMessage(load_prompt()), _task_message(info, budget)]
+        note: dict[str, Any] | None = None
+        if shared is not None and info.model is not None:
+            target = self.ctx.runtime(info.model).resolve(info.address)
+            if target.container == shared.site and target.index is not None:
+                payload, sentence = attach_shared_survey(self.engine, row.id, shared, info.address, target.index)
+                note = {"payload": payload, "note": sentence}
+                update_investigation(self.engine, row.id, budget={**(row.budget or {}), "shared": note})
+        return row.id, [SystemMessage(load_prompt()), _task_message(info, budget, note)]
 
     @contextmanager
     def graph(self, investigator: Investigator) -> Iterator[Any]:
@@ -238,8 +265,9 @@ class Session:
         assert subject is not None
         stored = dict(row.budget or {})
         model = stored.pop("model", None)
+        shared = stored.pop("shared", None)
         info = SubjectInfo(subject.address, subject.kind.value, model)
-        return [SystemMessage(load_prompt()), _task_message(info, Budget.model_validate(stored))]
+        return [SystemMessage(load_prompt()), _task_message(info, Budget.model_validate(stored), shared)]
 
     def proceed(
         self,

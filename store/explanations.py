@@ -22,9 +22,10 @@ class ExplanationHit(NamedTuple):
 
 
 def explanation_of(engine: Engine, investigation_id: int) -> Explanation | None:
-    """The explanation an investigation wrote, if it has written one."""
+    """The explanation an investigation wrote (its newest version: a chat may revise it), if any."""
+    query = select(Explanation).where(Explanation.investigation_id == investigation_id)
     with session(engine) as db:
-        return db.exec(select(Explanation).where(Explanation.investigation_id == investigation_id)).first()
+        return db.exec(query.order_by(col(Explanation.id).desc())).first()
 
 
 def escape_like(text: str) -> str:

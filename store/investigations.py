@@ -75,6 +75,13 @@ def find_experiment(engine: Engine, investigation_id: int, call_id: str) -> Expe
         return db.exec(query).first()
 
 
+def find_keyed_experiment(engine: Engine, cache_key: str) -> Experiment | None:
+    """The oldest experiment stored under ``cache_key`` (a shared experiment found again), if any."""
+    with session(engine) as db:
+        query = select(Experiment).where(Experiment.cache_key == cache_key).order_by(col(Experiment.id))
+        return db.exec(query).first()
+
+
 def add_experiment(
     engine: Engine,
     *,
@@ -85,6 +92,7 @@ def add_experiment(
     result: Any,
     seconds: float,
     cache_key: str | None = None,
+    artifact_path: str | None = None,
 ) -> Experiment:
     """Record one tool call and what it returned (idempotent on the call id)."""
     existing = find_experiment(engine, investigation_id, call_id)
@@ -99,6 +107,7 @@ def add_experiment(
             result_summary=result,
             seconds=seconds,
             cache_key=cache_key,
+            artifact_path=artifact_path,
         )
         db.add(row)
         db.flush()
@@ -179,11 +188,14 @@ def list_hypotheses(engine: Engine, investigation_id: int) -> list[Hypothesis]:
 
 
 def _explanation_of(investigation_id: int) -> SelectOfScalar[Explanation]:
-    return select(Explanation).where(Explanation.investigation_id == investigation_id)
+    """The investigation's explanations, newest version first (a chat may revise its explanation)."""
+    return (
+        select(Explanation).where(Explanation.investigation_id == investigation_id).order_by(col(Explanation.id).desc())
+    )
 
 
 def find_explanation(engine: Engine, investigation_id: int) -> Explanation | None:
-    """The investigation's explanation, once it has one."""
+    """The investigation's explanation (its newest version), once it has one."""
     with session(engine) as db:
         return db.exec(_explanation_of(investigation_id)).first()
 
@@ -194,6 +206,26 @@ def save_explanation(engine: Engine, *, subject_id: int, investigation_id: int, 
         existing = db.exec(_explanation_of(investigation_id)).first()
         if existing is not None:
             return existing
+        row = Explanation(subject_id=subject_id, investigation_id=investigation_id, **fields)
+        db.add(row)
+        db.flush()
+        return row
+
+
+EXPLANATION_FIELDS = ("label", "description", "code", "domain", "confidence", "evidence")
+"""The fields a revision may change (and that tell a replayed revision from a new one)."""
+
+
+def revise_explanation(
+    engine: Engine, *, subject_id: int, investigation_id: int, fields: dict[str, Any]
+) -> Explanation:
+    """Store a new version of the investigation's explanation (a chat's revision; the first one when
+    there is none). The newest version is the investigation's explanation from then on; the older
+    ones stay. Fields equal to the newest version's return it: a replay after a crash adds nothing."""
+    with session(engine, write=True) as db:
+        newest = db.exec(_explanation_of(investigation_id)).first()
+        if newest is not None and all(getattr(newest, k) == fields.get(k) for k in EXPLANATION_FIELDS):
+            return newest
         row = Explanation(subject_id=subject_id, investigation_id=investigation_id, **fields)
         db.add(row)
         db.flush()

@@ -44,6 +44,7 @@ class TaskNames:
     run_tools = "autointerp.run_tools"
     label_prepare = "autointerp.label_prepare"
     label_unit = "autointerp.label_unit"
+    label_chunk = "autointerp.label_chunk"
     sweep = "autointerp.sweep"
     investigate = "autointerp.investigate"
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Celery:
         task_routes={
             TaskNames.label_prepare: {"queue": GPU_QUEUE},
             TaskNames.label_unit: {"queue": CPU_QUEUE},
+            TaskNames.label_chunk: {"queue": CPU_QUEUE},
             TaskNames.sweep: {"queue": CPU_QUEUE},
             TaskNames.investigate: {"queue": CPU_QUEUE},
         },

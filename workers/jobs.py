@@ -108,6 +108,11 @@ class LabelJobParams(BaseModel):
     budget: int = Field(24, ge=1, le=1000, description="Tool calls per investigation.")
     seconds: float = Field(900.0, gt=0, description="Wall-clock budget per investigation.")
     max_tokens: int = Field(100_000, ge=1_000, description="Corpus tokens of the layer's exemplar cache.")
+    plan: Literal["layer", "unit"] = Field(
+        "layer",
+        description="layer: the experiments every investigation starts with run once for the whole layer "
+        "(agent.layer_plan); unit: each investigation runs its own.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from agent.graph import Budget
+from agent.layer_plan import ensure_shared_survey
 from agent.runner import Session, make_brain
 from evals.scoring.simulation import METRICS, held_out_site, simulation_score
 from store.db import open_store
@@ -131,6 +132,8 @@ def prepare_label_job(ctx: ToolContext, engine: Engine, job_id: int, *, progress
         runtime.resolve(keys[0])
         runtime.resolve(keys[-1])  # AddressError names the valid range
         build_site_cache(runtime, engine, ctx.settings, params.site, max_tokens=params.max_tokens, progress=progress)
+        if params.plan == "layer":
+            ensure_shared_survey(engine, runtime, ctx.settings, keys[0], progress=progress)
     except StoreError:
         raise
     except AutointerpError as exc:
@@ -182,7 +185,12 @@ def label_item(session: Session, params: LabelJobParams, claim: Claim[JobItem]) 
             scores = score_unit(session, params.model, key, result.investigation_id)
             return _unit_result(result.investigation_id, result.explanation.model_dump(), scores)
     budget = Budget(tool_calls=params.budget, seconds=params.seconds)
-    investigation_id, first = session.create(key, params.model, params.agent, budget, job_id=claim.job_id)
+    shared = None
+    if params.plan == "layer":  # found again (prepare ran it), or run here when a sweeper skipped prepare
+        shared = ensure_shared_survey(engine, session.ctx.runtime(params.model), session.settings, key)
+    investigation_id, first = session.create(
+        key, params.model, params.agent, budget, job_id=claim.job_id, shared=shared
+    )
     if not record_investigation(engine, claim, investigation_id):
         raise RetryItem(f"{key} was taken over by another worker")
     result = session.run(investigation_id, brain, first)

@@ -11,8 +11,11 @@ Tasks:
 - ``autointerp.run_tools(calls)`` (queue of the tools: gpu or cpu): runs a batch of tool calls
   together with the process's `LocalExecutor`; returns one ToolResult (as JSON) per call. The
   process's tool context reads files only under the data roots (``evals.suite.service_files``).
-- ``autointerp.label_prepare(job_id)`` (gpu): build or reuse the layer's exemplar cache, then send
-  one ``label_unit`` per unfinished unit.
+- ``autointerp.label_prepare(job_id)`` (gpu): build or reuse the layer's exemplar cache and, for the
+  layer plan, the shared experiments (``agent.layer_plan``), then send the unfinished units in chunks
+  (`chunk_size`: up to ``LABEL_CHUNK``), one ``label_chunk`` each: a layer is ~100 tasks, not 1,536.
+- ``autointerp.label_chunk(job_id, item_ids)`` (cpu): label each unit of the chunk in turn (each
+  claimed exactly once, as ``label_unit``); a unit whose try fails goes back as its own ``label_unit``.
 - ``autointerp.label_unit(job_id, item_id)`` (cpu): claim the unit and explain it. A worker that also
   serves ``gpu`` runs the agent's tools in-process; a cpu-only worker sends them to the gpu queue
   through a `CeleryExecutor` (so a single worker serving both queues never waits on itself).
@@ -49,6 +52,18 @@ from workers.celery_app import GPU_QUEUE, TaskNames
 from workers.watch_settings import WatchSettings
 
 __all__ = ["RETRY_BASE_S", "RETRY_MAX_S", "WorkerState", "register_tasks", "retry_delay"]
+
+LABEL_CHUNK = 16
+"""Most units per ``label_chunk`` task."""
+MIN_CHUNKS = 8
+"""Fewest chunks a job is cut into (small jobs: chunks of one), so its units spread over the workers
+and a worker that dies holds little of it."""
+
+
+def chunk_size(n_units: int) -> int:
+    """Units per ``label_chunk`` task for a job of ``n_units``."""
+    return max(1, min(LABEL_CHUNK, n_units // MIN_CHUNKS))
+
 
 log = logging.getLogger("autointerp.workers")
 
@@ -145,17 +160,45 @@ def register_tasks(app: Celery, state: WorkerState) -> None:
 
     @app.task(name=TaskNames.label_prepare, bind=True, ignore_result=True, shared=False)
     def label_prepare(self: Task, job_id: int) -> None:
-        """Build or reuse the job's exemplar cache, then fan out one label_unit per unfinished unit."""
+        """Build or reuse the job's exemplar cache (and the layer plan's shared experiments), then fan out
+        the unfinished units in chunks (`chunk_size`)."""
         try:
             engine = state.engine()
             if not prepare_label_job(state.ctx(), engine, job_id):
                 return
             ids = item_ids(engine, job_id)
-            for item_id in ids:
-                send_unit(job_id, item_id)
+            size = chunk_size(len(ids))
+            for start in range(0, len(ids), size):
+                app.send_task(TaskNames.label_chunk, args=[job_id, ids[start : start + size]])
             stamp_sent(engine, JobItem, ids)
         except StoreError as exc:
             raise _retry_on_store_error(self, exc, f"label_prepare job {job_id}") from exc
+
+    @app.task(name=TaskNames.label_chunk, bind=True, ignore_result=True, shared=False)
+    def label_chunk(self: Task, job_id: int, item_ids: list[int]) -> dict[str, int]:
+        """Claim and explain each unit of a chunk in turn (see ``label_unit``); a failed try of one unit
+        is sent again as its own ``label_unit``, the others go on. A store that cannot be reached retries
+        the chunk: units already labeled are skipped by their claims."""
+        counts: dict[str, int] = {}
+        session = state.session(self.app)
+        for item_id in item_ids:
+            try:
+                outcome = run_item(
+                    session,
+                    item_id,
+                    owner=str(self.request.id),
+                    max_attempts=state.settings.max_attempts,
+                    stale_after=float(state.settings.visibility_timeout),
+                )
+            except StoreError as exc:
+                raise _retry_on_store_error(self, exc, f"label_chunk job {job_id}") from exc
+            except RetryItem as exc:
+                log.warning("label_chunk job %s item %s failed (%s); sent again on its own", job_id, item_id, exc)
+                app.send_task(TaskNames.label_unit, args=[job_id, item_id], countdown=retry_delay(0))
+                outcome = "retried"
+            counts[outcome] = counts.get(outcome, 0) + 1
+        log.info("label_chunk job %s: %s", job_id, counts)
+        return counts
 
     @app.task(name=TaskNames.label_unit, bind=True, ignore_result=True, shared=False)
     def label_unit(self: Task, job_id: int, item_id: int) -> str:

@@ -21,7 +21,11 @@ Modules, bottom up (each imports only those above it in this list):
 * ``entities``         the entity-neuron policy (vocabulary survey, category name, confirmation);
 * ``unit_hypotheses``  reading exemplars, proposing hypotheses about a model unit, designing their tests;
 * ``units``            the model-unit policy (exemplars, survey, tests, logits, ablation, explanation);
-* ``driver``           reading the conversation, replaying the policy, answering (notes, chat questions);
+* ``chat_requests``    what a researcher asks in a chat, parsed (plain English or the command form);
+* ``chat_turns``       chat turns as replayed generators; why, revise (a new explanation version), help;
+* ``unit_chat``        chat experiments about a unit (does it fire on X, try, compare, word or context, …);
+* ``function_chat``    chat experiments about a function (f(3)?, a list of inputs, a grid near a point);
+* ``driver``           reading the conversation, replaying the policy, answering (notes, chat turns);
 * ``chat_model``       ``BuiltinScientist``, the LangChain ``BaseChatModel``.
 
 Tables (words, probe and test texts) are package data in ``data/``, read through ``store.datafiles``.

@@ -23,10 +23,13 @@ stopped, and a call id repeated after a crash lets the graph reuse the experimen
 Budget: when the tool calls in the conversation reach ``budget.tool_calls − 1`` the next answer is
 ``final_explanation`` with the best explanation the evidence so far supports; the budget note finishes
 at once, the nudge continues. A ``HumanMessage`` without a marker, after the task, is a person's: a
-short request to go on ("continue", "keep going", not a question) continues the investigation; a
-request to test something ("test it on 'the cat smelled of fish'", "what is f(3)?") runs one
-experiment (call ids ``chat-<n>-<tool>``, left out of the replay) and the next answer describes its
-outcome in words; anything else is answered with the current best explanation as plain text.
+short request to go on ("continue", "keep going", not a question) continues the investigation before
+it has finished; any other message starts a chat turn (``agent.builtin.chat_turns``): the request is
+parsed (``agent.builtin.chat_requests``), the subject's handler (``agent.builtin.unit_chat``,
+``agent.builtin.function_chat``) runs its experiments (call ids ``chat-<n>-<tool>``, left out of the
+policy's replay) and answers in words with their numbers and experiment ids; a message it cannot map
+is answered with what it can do. A chat turn has the whole tool-call budget again (the graph resets
+it for each message of a person).
 """
 
 from __future__ import annotations
@@ -39,10 +42,13 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
+from agent.builtin.chat_turns import CHAT_PREFIX, Handler, chat_reply, summary_text
 from agent.builtin.entities import EntityPolicy
+from agent.builtin.function_chat import function_turn
 from agent.builtin.numeric import NumericPolicy
 from agent.builtin.protocol import MISSING, Call, Final, Options, Outcome, Policy, Step, Task, content_text
 from agent.builtin.strings import StringPolicy
+from agent.builtin.unit_chat import unit_turn
 from agent.builtin.units import UnitPolicy
 from agent.notes import Note, note_of
 
@@ -50,7 +56,6 @@ __all__ = ["CHAT_PREFIX", "DEFAULT_TOOL_CALLS", "OWN_PREFIX", "make_policy", "re
 
 DEFAULT_TOOL_CALLS = 24
 OWN_PREFIX = "bi-"
-CHAT_PREFIX = "chat-"
 
 # --------------------------------------------------------------------------------------------------
 # Reading the conversation
@@ -142,6 +147,10 @@ PERSON_CONTINUE = re.compile(r"^\W*(please\W+)?(continue|go on|keep going|resume
 """A person's request to go on with the investigation (a short imperative, not a question)."""
 
 
+DOMAINS: dict[str, str] = {"model_unit": "unit", "numeric": "numeric", "string": "string"}
+"""Subject kind → the chat parser's domain (any other kind is an entity function)."""
+
+
 def make_policy(task: Task) -> Policy:
     """The policy for the task's kind (model units, numeric, string, entity)."""
     return POLICIES.get(task.kind, EntityPolicy)(task)
@@ -217,6 +226,7 @@ def respond(messages: Sequence[BaseMessage], tools: frozenset[str] | None, optio
         budget=int(tool_calls) if isinstance(tool_calls, int | float) and tool_calls >= 1 else DEFAULT_TOOL_CALLS,
         tools=tools,
         options=options,
+        shared=payload["shared"] if isinstance(payload.get("shared"), dict) else {},
     )
     transcript = read_transcript(messages, task_index)
     last = messages[-1]
@@ -228,15 +238,20 @@ def respond(messages: Sequence[BaseMessage], tools: frozenset[str] | None, optio
         if note is None:  # a person's message: go on when asked to, else answer it
             text = content_text(last.content)
             if not (transcript.final is None and len(text) < 200 and PERSON_CONTINUE.match(text)):
-                return _answer_question(task, transcript, text, len(messages))
+                return _chat(messages, task_index, task, transcript)
     elif isinstance(last, ToolMessage) and last.tool_call_id.startswith(CHAT_PREFIX):
-        record = transcript.calls.get(last.tool_call_id)
-        if record is not None:
-            policy = replay(task, transcript.own).policy
-            return AIMessage(content=policy.describe(Call(record.name, record.args), record.outcome or MISSING))
+        return _chat(messages, task_index, task, transcript)
     if transcript.final is not None:
-        return AIMessage(content=_summary(transcript.final, finished=True))
+        return AIMessage(content=summary_text(transcript.final, finished=True))
     return _advance(task, transcript)
+
+
+def _chat(messages: Sequence[BaseMessage], task_index: int, task: Task, transcript: Transcript) -> AIMessage:
+    """The next message of the chat turn in progress."""
+    policy = replay(task, transcript.own).policy
+    domain = DOMAINS.get(task.kind, "entity")
+    handler: Handler = unit_turn if domain == "unit" else function_turn
+    return chat_reply(messages, task_index, task, policy, domain, handler)
 
 
 def _advance(task: Task, transcript: Transcript) -> AIMessage:
@@ -269,29 +284,3 @@ def _forced(policy: Policy) -> Final:
         domain=final.domain,
         reason="The budget is nearly spent, so I give the best explanation the evidence so far supports.",
     )
-
-
-def _summary(final: dict[str, Any], *, finished: bool) -> str:
-    head = "My explanation" if finished else "My current best hypothesis"
-    confidence = final.get("confidence")
-    tail = f" (confidence {float(confidence):.2f})" if isinstance(confidence, int | float) else ""
-    description = str(final.get("description", ""))
-    if len(description) > 400:  # a chat answer stays brief
-        description = description[:400].rsplit(" ", 1)[0] + " …"
-    text = f"{head}: {final.get('label', '')}{tail}. {description}"
-    if final.get("code"):
-        text += f"\nCode:\n{final['code']}"
-    if final.get("domain"):
-        text += f"\nDomain: {final['domain']}"
-    return text
-
-
-def _answer_question(task: Task, transcript: Transcript, question: str, n_messages: int) -> AIMessage:
-    state = replay(task, transcript.own)
-    call = state.policy.chat_call(question)
-    over = transcript.total_calls >= task.budget
-    if call is not None and task.can(call.name) and not over:
-        return _ai("You asked for an experiment; running it.", [(f"{CHAT_PREFIX}{n_messages}-{call.name}", call)])
-    if transcript.final is not None:
-        return AIMessage(content=_summary(transcript.final, finished=True))
-    return AIMessage(content=_summary(_forced(state.policy).args(), finished=False))

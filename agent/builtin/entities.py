@@ -33,7 +33,6 @@ from agent.builtin.protocol import (
     clip_words,
     fmt,
     hypothesis_steps,
-    quoted,
 )
 from agent.builtin.words import distinct, inventory, vocabulary
 from store.datafiles import load_lines
@@ -179,13 +178,6 @@ class EntityPolicy(Policy):
             confidence=confidence,
             evidence=self.experiments,
         )
-
-    def chat_call(self, question: str) -> Call | None:
-        """Quoted words or texts in a question become a call_function."""
-        texts = quoted(question)
-        if not texts:
-            return None
-        return Call("call_function", {"subject": self.task.subject, "inputs": texts[:50]})
 
     def describe(self, call: Call, outcome: Outcome) -> str:
         """Each text's activation."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -331,13 +330,6 @@ class NumericPolicy(Policy):
             code=with_levels(fit.code, levels),
             domain=domain,
         )
-
-    def chat_call(self, question: str) -> Call | None:
-        """Numbers in a question ("what is f(3.5)?") become a call_function."""
-        numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", question)]
-        if not numbers or not re.search(r"test|try|what|value|f\(|call|evaluate|compute", question, re.I):
-            return None
-        return Call("call_function", {"subject": self.task.subject, "inputs": numbers[:50]})
 
     def describe(self, call: Call, outcome: Outcome) -> str:
         """The outputs, next to the fit's predictions."""

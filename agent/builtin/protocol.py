@@ -44,6 +44,8 @@ class Task:
     budget: int
     tools: frozenset[str] | None = None
     options: Options = field(default_factory=Options)
+    shared: dict[str, Any] = field(default_factory=dict)
+    """Experiments already run for the whole layer (``agent.layer_plan``): name → where to read them."""
 
     def can(self, tool: str) -> bool:
         """Whether ``tool`` was offered (everything is, when no tools were bound)."""
@@ -133,9 +135,10 @@ class Policy:
     explanation of what was seen so far (used when the budget runs out).
 
     Subclasses implement ``steps`` (yield ``Step``s, receive their outcomes, return a ``Final``),
-    ``best`` and optionally ``chat_call`` / ``describe`` for follow-up questions. Everything a
-    policy does must depend only on the task and the outcomes it received (no clocks, no unseeded
-    randomness, no iteration over sets of strings), or a replay would diverge.
+    ``best`` and optionally ``describe`` (a chat experiment's outcome in words, for
+    ``agent.builtin.function_chat``). Everything a policy does must depend only on the task and the
+    outcomes it received (no clocks, no unseeded randomness, no iteration over sets of strings), or a
+    replay would diverge.
     """
 
     def __init__(self, task: Task) -> None:
@@ -154,12 +157,8 @@ class Policy:
         """The best explanation the outcomes received so far support."""
         raise NotImplementedError
 
-    def chat_call(self, question: str) -> Call | None:
-        """The experiment a person's question asks for (None: answer in words)."""
-        return None
-
     def describe(self, call: Call, outcome: Outcome) -> str:
-        """One or two sentences about the outcome of a ``chat_call``."""
+        """One or two sentences about the outcome of a chat experiment."""
         if not outcome.ok:
             return f"That experiment failed: {outcome.error}"
         return f"{call.name} returned: {json.dumps(outcome.result)[:600]}"

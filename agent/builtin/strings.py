@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.builtin.protocol import Call, Final, Outcome, Policy, PolicyRun, Step, clip_words, hypothesis_steps, quoted
+from agent.builtin.protocol import Call, Final, Outcome, Policy, PolicyRun, Step, clip_words, hypothesis_steps
 from agent.builtin.string_programs import (
     PROBES,
     Program,
@@ -148,13 +148,6 @@ class StringPolicy(Policy):
             code=program.code,
             domain=domain,
         )
-
-    def chat_call(self, question: str) -> Call | None:
-        """Quoted strings in a question become a call_function."""
-        strings = quoted(question)
-        if not strings:
-            return None
-        return Call("call_function", {"subject": self.task.subject, "inputs": strings[:50]})
 
     def describe(self, call: Call, outcome: Outcome) -> str:
         """The outputs, next to the program's predictions."""

@@ -20,6 +20,7 @@ The frames, openers, control words, fallback texts and category texts are packag
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -397,12 +398,25 @@ def quote(word: str) -> str:
     return repr(word)
 
 
+PEAK_OPEN, PEAK_CLOSE = "«", "»"
+"""How the word a unit peaks on is marked in quoted contexts (guillemets: square brackets would be
+read as markup by terminals that render it, and the word would vanish from the CLI's output)."""
+
+
 def excerpt(ctx: Context, width: int = 70) -> str:
-    """The end of a context's snippet with its peak word in brackets, and the activation."""
+    """The end of a context's snippet with its peak word marked «like this», and the activation; the
+    window is cut on the left only, so the peak word and what follows it always stay."""
     a, b = ctx.span
-    marked = ctx.snippet[:a] + "[" + ctx.snippet[a:b] + "]" + ctx.snippet[b:]
+    if not 0 <= a < b <= len(ctx.snippet):  # no readable span: mark the peak word itself
+        marked = f"{ctx.snippet.rstrip()} {PEAK_OPEN}{ctx.word}{PEAK_CLOSE}"
+    else:
+        marked = ctx.snippet[:a] + PEAK_OPEN + ctx.snippet[a:b] + PEAK_CLOSE + ctx.snippet[b:]
     marked = " ".join(marked.split())
-    return f"“{marked[-width:]}” ({fmt(ctx.value, 3)})"
+    if len(marked) > width:
+        start = marked.index(PEAK_OPEN)
+        keep = max(width, len(marked) - start)  # never cut into the marked word
+        marked = "…" + marked[-keep:].lstrip()
+    return f"“{marked}” ({fmt(ctx.value, 3)})"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -471,6 +485,38 @@ def survey_text(words: list[str]) -> tuple[str, list[tuple[int, int]]]:
 def survey_words() -> list[str]:
     """The survey's words: frequent content words, then the singular category nouns."""
     return list(dict.fromkeys([*vocabulary()[:SURVEY_VOCABULARY], *CATEGORY_NOUNS]))
+
+
+SURVEY_PER_TEXT = 4
+"""Survey words per sentence."""
+
+
+@dataclass(frozen=True)
+class Survey:
+    """The word survey's sentences: each names ``SURVEY_PER_TEXT`` words, at known character spans."""
+
+    groups: list[list[str]]
+    texts: list[str]
+    spans: list[list[tuple[int, int]]]
+
+    def scores(self, rows: Sequence[tuple[Sequence[str], Sequence[float]]]) -> dict[str, float]:
+        """Each word's score (`score`: the largest activation on the word) from the unit's activations on
+        the survey's texts, in order (tokens and values per text)."""
+        if len(rows) != len(self.texts):
+            raise ValueError(f"the survey has {len(self.texts)} texts, not {len(rows)}")
+        out: dict[str, float] = {}
+        for group, text, spans, (tokens, acts) in zip(self.groups, self.texts, self.spans, rows, strict=True):
+            for word, span in zip(group, spans, strict=True):
+                out[word] = score(Probe(text, span), list(tokens), list(acts))
+        return out
+
+
+def survey() -> Survey:
+    """The word survey (`survey_words`, ``SURVEY_PER_TEXT`` to a sentence)."""
+    words = survey_words()
+    groups = [words[i : i + SURVEY_PER_TEXT] for i in range(0, len(words), SURVEY_PER_TEXT)]
+    built = [survey_text(group) for group in groups]
+    return Survey(groups, [text for text, _ in built], [spans for _, spans in built])
 
 
 def concept_hypothesis(survey: dict[str, float], top_max: float | None, contexts: list[Context]) -> Hypothesis | None:

@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from agent.builtin.protocol import (
@@ -37,13 +36,12 @@ from agent.builtin.protocol import (
     auc,
     clip_words,
     fmt,
-    quoted,
 )
 from agent.builtin.unit_hypotheses import (
     FALLBACK_TEXTS,
+    SURVEY_PER_TEXT,
     Context,
     Hypothesis,
-    Probe,
     analyse_context,
     concept_hypothesis,
     excerpt,
@@ -51,19 +49,18 @@ from agent.builtin.unit_hypotheses import (
     propose,
     quote,
     score,
-    survey_text,
-    survey_words,
+    survey,
     weighted_shares,
 )
 from agent.builtin.unit_simulators import Observation, unit_simulator
+from store.errors import InputError
+from tools.shared_runs.site_texts import read_unit
 
 __all__ = ["EXEMPLARS_PER_QUANTILE", "SURVEY_BATCH", "SURVEY_PER_TEXT", "UnitPolicy"]
 
 EXEMPLARS_PER_QUANTILE = 5
 """Contexts asked for from each of the 10 activation quantiles: the simulator's table learns from them."""
 
-SURVEY_PER_TEXT = 4
-"""Survey words per sentence."""
 SURVEY_BATCH = 256
 """Survey sentences per ``activations`` call."""
 
@@ -98,7 +95,9 @@ class UnitPolicy(Policy):
         yield from self._look()
         if not self.contexts:
             return self.best()
-        if self.task.can("activations") and self.remaining() >= 8:
+        if self._shared_survey():
+            pass  # the layer planner ran it once for every unit of the layer
+        elif self.task.can("activations") and self.remaining() >= 8:
             yield from self._survey()
         concept = concept_hypothesis(self.survey, self.top_max, self.contexts)
         n = max(0, min(3, (self.remaining() - 1) // 3))
@@ -191,11 +190,28 @@ class UnitPolicy(Policy):
             elif ran.error:
                 self.errors.append(f"activations: {ran.error}")
 
+    def _shared_survey(self) -> bool:
+        """Read the survey the layer planner ran for the whole layer (``task.shared["survey"]``: the
+        experiment to cite, the run's folder, this unit's column); False when there is none or it cannot
+        be read (the policy then runs the survey itself)."""
+        shared = self.task.shared.get("survey")
+        if not isinstance(shared, dict):
+            return False
+        try:
+            rows = read_unit(str(shared["run"]), int(shared["column"]))
+            self.survey = survey().scores(rows)
+        except (InputError, KeyError, TypeError, ValueError) as exc:
+            self.errors.append(f"shared survey: {exc}")
+            return False
+        self.observations.extend(rows)
+        if isinstance(shared.get("experiment_id"), int):
+            self.survey_ids = [shared["experiment_id"]]
+        return True
+
     def _survey(self) -> SubRun:
-        words = survey_words()
-        groups = [words[i : i + SURVEY_PER_TEXT] for i in range(0, len(words), SURVEY_PER_TEXT)]
-        built = [survey_text(group) for group in groups]
-        texts = [text for text, _ in built]
+        plan = survey()
+        texts = plan.texts
+        words = [w for group in plan.groups for w in group]
         outcomes = yield Step(
             f"Survey the unit on {len(words)} frequent words and category nouns, {SURVEY_PER_TEXT} per sentence, "
             "to see whether it responds to a concept rather than one token.",
@@ -209,11 +225,9 @@ class UnitPolicy(Policy):
         self.survey_ids = [o.experiment_id for o in outcomes if o.experiment_id is not None]
         if len(rows) != len(texts):
             return
-        for group, (text, spans), row in zip(groups, built, rows, strict=True):
-            tokens = [str(t) for t in row.get("tokens") or []]
-            acts = [float(v) for v in row.get("activations") or []]
-            for word, span in zip(group, spans, strict=True):
-                self.survey[word] = score(Probe(text, span), tokens, acts)
+        self.survey = plan.scores(
+            [([str(t) for t in r.get("tokens") or []], [float(v) for v in r.get("activations") or []]) for r in rows]
+        )
 
     def _absorb_exemplars(self, found: Outcome) -> None:
         assert found.result is not None
@@ -345,7 +359,7 @@ class UnitPolicy(Policy):
             effect, _ = self.ablation
             sentences.append(f"Zero-ablating it changes the loss on the positive texts by {effect:+.4f} nats.")
         confidence = _confidence(chosen, self.top_max)
-        evidence = list(self.exemplar_ids)
+        evidence = [*self.exemplar_ids, *self.survey_ids]  # the simulator's table is fitted to both
         for h in self.hypotheses:
             if h.supported and h.experiment_id is not None and h is chosen:
                 evidence.append(h.experiment_id)
@@ -363,32 +377,6 @@ class UnitPolicy(Policy):
         )
 
     # ------------------------------------------------------------------ chat
-    def chat_call(self, question: str) -> Call | None:
-        """ "Test it on X" / quoted texts → ``activations`` on them."""
-        texts = quoted(question)
-        if not texts:
-            match = re.search(r"\b(?:test|try|run|check)\b.*?\b(?:on|with)\b\s*:?\s*(.+)$", question, re.I | re.S)
-            if match is None:
-                match = re.search(r"\bwhat about\b\s*:?\s*(.+)$", question, re.I | re.S)
-            if match is not None and match.group(1).strip(" ?."):
-                texts = [match.group(1).strip().rstrip("?")]
-        if not texts:
-            return None
-        return Call("activations", {**self._model_args(), "texts": texts[:16]})
-
-    def describe(self, call: Call, outcome: Outcome) -> str:
-        """Where each text peaks, compared with the top exemplar."""
-        rows = _results(outcome)
-        if not rows:
-            return f"That experiment failed: {outcome.error}"
-        reference = f" (top exemplar: {fmt(self.top_max, 3)})" if self.top_max is not None else ""
-        parts = []
-        for r in rows:
-            tokens = [str(t) for t in r.get("tokens") or []]
-            argmax = r.get("argmax")
-            token = tokens[argmax] if isinstance(argmax, int) and 0 <= argmax < len(tokens) else "?"
-            parts.append(f"on {r.get('text')!r} the unit peaks at {fmt(float(r.get('max') or 0.0), 3)} on {token!r}")
-        return "; ".join(parts) + reference + "."
 
 
 def _results(outcome: Outcome) -> list[dict[str, Any]]:

@@ -53,22 +53,30 @@ def print_step(event: dict[str, Any]) -> None:
         args = {k: v for k, v in event.get("args", {}).items() if k != "model"}
         text = json.dumps(args)
         err_console.print(
-            f"[cyan]→ {event['tool']}[/cyan] {text[:120]}  [dim]#{event['experiment_id']}: "
-            f"{event.get('summary', '')[:120]}[/dim]",
+            f"[cyan]→ {event['tool']}[/cyan] {escape(text[:120])}  [dim]#{event['experiment_id']}: "
+            f"{escape(str(event.get('summary', ''))[:120])}[/dim]",
             markup=True,
             highlight=False,
         )
     elif step == "hypothesis":
-        err_console.print(f"[yellow]? hypothesis {event['id']}[/yellow]: {event['text']}")
+        err_console.print(f"[yellow]? hypothesis {event['id']}[/yellow]: {escape(str(event['text']))}")
     elif step == "evidence":
         verdict = "supports" if event.get("supports") else "refutes"
         err_console.print(f"[magenta]≡ evidence[/magenta] {verdict} hypothesis {event['hypothesis_id']}")
     elif step == "explanation" or step == "fallback":
-        err_console.print(f"[green]✓ explanation[/green]: {event['label']}")
+        err_console.print(f"[green]✓ explanation[/green]: {escape(str(event['label']))}")
     elif step == "replay":
         err_console.print(f"[dim]↺ {event['tool']} #{event['experiment_id']} (already done before the crash)[/dim]")
     elif step == "think" and event.get("text"):
-        err_console.print(f"[dim]{str(event['text'])[:200]}[/dim]")
+        err_console.print(f"[dim]{escape(str(event['text'])[:200])}[/dim]")
+
+
+def print_chat_step(event: dict[str, Any]) -> None:
+    """`print_step` for a chat: a reply (a think step without tool calls) is left to `_print_reply`,
+    which prints it once, in full, after ``agent>``."""
+    if event.get("step") == "think" and not event.get("tool_calls"):
+        return
+    print_step(event)
 
 
 def explain_command(
@@ -182,7 +190,10 @@ def show_command(
     emit(record, json_path, render)
 
 
-CHAT_HELP = """Commands: /hypotheses  /evidence  /explain  /quit   (anything else is a message to the agent)"""
+CHAT_HELP = (
+    "Commands: /hypotheses  /evidence  /explain  /quit   (anything else is a message to the agent; "
+    "'help' asks it what it can do)"
+)
 
 
 def chat_command(
@@ -190,7 +201,9 @@ def chat_command(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model of a unit subject.")] = None,
     thread: Annotated[int | None, typer.Option("--thread", help="Continue chat (investigation) ID.")] = None,
     agent: AgentOpt = None,
-    budget: Annotated[int, typer.Option("--budget", min=1, max=1000)] = 40,
+    budget: Annotated[
+        int, typer.Option("--budget", min=1, max=1000, help="Tool calls for the investigation, and for each message.")
+    ] = 40,
     db: DbOpt = None,
 ) -> None:
     """Talk with the agent about a subject; it runs experiments as it answers. The thread persists."""
@@ -212,7 +225,7 @@ def chat_command(
         pending = None
         console.print(f"continuing chat {investigation_id}")
     console.print(CHAT_HELP)
-    investigator, config = run.investigator(investigation_id, brain, chat=True, on_step=print_step)
+    investigator, config = run.investigator(investigation_id, brain, chat=True, on_step=print_chat_step)
     with run.graph(investigator) as graph:
         if pending is not None:
             graph.invoke({"messages": pending}, config)
@@ -244,7 +257,7 @@ def _print_reply(state: dict[str, Any]) -> None:
         if isinstance(message, AIMessage):
             text = message.content if isinstance(message.content, str) else str(message.content)
             if text.strip():
-                console.print(f"[bold green]agent>[/bold green] {text}")
+                console.print(f"[bold green]agent>[/bold green] {escape(text)}")
             return
 
 
