@@ -19,6 +19,7 @@ The exemplars come from the layer's exemplar cache, built once per layer by the 
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import time
 import uuid
@@ -29,6 +30,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from agent.builtin.unit_hypotheses import SURVEY_PER_TEXT, survey
+from store.errors import InputError
 from store.investigations import add_experiment, create_investigation, find_keyed_experiment, update_investigation
 from store.models import InvestigationStatus, SubjectKind
 from store.repo import get_or_create_subject
@@ -36,6 +38,8 @@ from store.settings import Settings
 from tools.exemplars.service import register_model
 from tools.runtime.model_runtime import ModelRuntime
 from tools.shared_runs.site_texts import capture_site_texts, read_meta, read_unit
+
+log = logging.getLogger("autointerp.agent")
 
 SURVEY_TOOL = "shared_survey"
 """The tool name of the layer investigation's survey experiment."""
@@ -130,10 +134,16 @@ def ensure_shared_survey(
 
 def attach_shared_survey(
     engine: Engine, investigation_id: int, shared: SharedSurvey, unit: str, column: int
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], str] | None:
     """Record the shared survey as an experiment of a unit's investigation (idempotent) and return the
-    task payload's ``shared`` entry and the sentence its first message gets."""
-    scores = survey().scores(read_unit(shared.run, column))
+    task payload's ``shared`` entry and the sentence its first message gets. None when this process
+    cannot read the run (a worker that does not share the home that holds it): the investigation then
+    runs its own survey."""
+    try:
+        scores = survey().scores(read_unit(shared.run, column))
+    except InputError as exc:
+        log.warning("the shared survey of %s cannot be read here (%s); %s runs its own", shared.site, exc, unit)
+        return None
     strongest = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:SHOWN_WORDS]
     result = {
         "shared": True,

@@ -220,9 +220,10 @@ class Session:
         if shared is not None and info.model is not None:
             target = self.ctx.runtime(info.model).resolve(info.address)
             if target.container == shared.site and target.index is not None:
-                payload, sentence = attach_shared_survey(self.engine, row.id, shared, info.address, target.index)
-                note = {"payload": payload, "note": sentence}
-                update_investigation(self.engine, row.id, budget={**(row.budget or {}), "shared": note})
+                attached = attach_shared_survey(self.engine, row.id, shared, info.address, target.index)
+                if attached is not None:
+                    note = {"payload": attached[0], "note": attached[1]}
+                    update_investigation(self.engine, row.id, budget={**(row.budget or {}), "shared": note})
         return row.id, [SystemMessage(load_prompt()), _task_message(info, budget, note)]
 
     @contextmanager

@@ -515,8 +515,10 @@ def test_label_job_over_latents_locally(home: Path, tiny_llama_dir: Path, tmp_pa
     shown = call_cli("jobs", "show", str(out["job"]["id"]))
     assert shown.returncode == 0 and "L1.sae[res1].4" in shown.stdout
     record = cli_json("show", str(out["units"][0]["investigation_id"]))
-    assert record["explanation"] and record["experiments"][0]["tool"] == "exemplars"
-    assert record["experiments"][0]["args"]["subject"] == "L1.sae[res1].3"
+    [exemplars] = [e for e in record["experiments"] if e["tool"] == "exemplars"]
+    assert record["explanation"] and exemplars["args"]["subject"] == "L1.sae[res1].3"
+    [shared] = [e for e in record["experiments"] if e["args"].get("shared_experiment")]  # the layer plan's survey
+    assert shared["args"]["subject"] == "L1.sae[res1].3" and shared["id"] in record["explanation"]["evidence"]
     from sqlmodel import select
 
     from store.db import session
@@ -524,7 +526,8 @@ def test_label_job_over_latents_locally(home: Path, tiny_llama_dir: Path, tmp_pa
 
     with session(open_store(Settings().db_url())) as db:
         subjects = db.exec(select(Subject).where(Subject.kind == SubjectKind.sae)).all()
-    assert sorted(s.address for s in subjects) == ["L1.sae[res1].3", "L1.sae[res1].4"]
+    # the latents, and the whole SAE: the subject of the layer plan's investigation that holds the survey
+    assert sorted(s.address for s in subjects) == ["L1.sae[res1]", "L1.sae[res1].3", "L1.sae[res1].4"]
 
 
 def test_audit_tracks_latents_through_the_baselines_sae(home: Path, tiny_llama_dir: Path, tmp_path: Path) -> None:
@@ -648,7 +651,7 @@ def test_label_job_over_latents_through_celery(
     args = ["label", "--model", model, "--sae", "res1", "--units", "0:2", "--budget", "6", "--max-tokens", "2000"]
     with worker(Settings(), ["gpu", "cpu"]):
         out = cli_json(*args, "--executor", "celery", "--timeout", "120")
-    assert out["job"]["status"] == "succeeded"
+    assert out["job"]["status"] == "succeeded", [u.get("error") for u in out["units"]]
     assert [u["key"] for u in out["units"]] == ["L1.sae[res1].0", "L1.sae[res1].1"]
     assert all(u["status"] == "succeeded" and u["label"] for u in out["units"])
 

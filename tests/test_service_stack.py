@@ -268,12 +268,13 @@ def test_split_deployment_labels_and_investigates_through_http(
     on_gpu, on_cpu = ran.findall(gpu_log), ran.findall(cpu_log)  # (the banner lists every task name)
     assert set(on_gpu) == {"autointerp.label_prepare", "autointerp.run_tools"}, set(on_gpu)
     assert (
-        {"autointerp.label_unit", "autointerp.investigate"}
+        {"autointerp.label_chunk", "autointerp.investigate"}
         <= set(on_cpu)
         <= {
-            "autointerp.label_unit",
+            "autointerp.label_chunk",
+            "autointerp.label_unit",  # a unit whose try failed is sent again on its own
             "autointerp.investigate",
             "autointerp.sweep",  # beat's, on its schedule
         }
     ), set(on_cpu)
-    assert on_cpu.count("autointerp.label_unit") >= 2
+    assert on_cpu.count("autointerp.label_chunk") >= 2  # small jobs: a chunk per unit

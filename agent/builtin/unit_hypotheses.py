@@ -247,7 +247,9 @@ def _fresh(opener: str, snippet: str) -> tuple[str, int]:
 
 
 def _controls(avoid: set[str], n: int) -> list[str]:
-    return [c for c in CONTROLS if c not in avoid][:n]
+    """Up to ``n`` control words outside ``avoid``; when a unit responds to so many words that none is
+    left (a concept survey over thousands of words can name every control), the first ``n`` anyway."""
+    return [c for c in CONTROLS if c not in avoid][:n] or list(CONTROLS[:n])
 
 
 def _swap(probe: Probe, replacement: str) -> Probe:
