@@ -71,3 +71,15 @@ def test_an_llm_agent_reads_the_shared_survey_in_its_first_message(home: Path, t
     assert str(run.first_messages(investigation_id)[1].content) == text  # a resumed investigation sees the same
     other = run.create("L0.mlp.2", model, "openai:scripted", Budget(tool_calls=4), shared=shared)[1]
     assert "Already run" not in str(other[1].content)  # another layer's unit gets nothing of L1's
+
+
+def test_label_units_all_and_plan_on_the_command_line(home: Path, tiny_llama_dir: Path) -> None:
+    from autointerp.cli.worker_cmd import _all_units
+    from tests.cli_helpers import assert_clean_error, call_cli
+
+    settings = Settings()
+    model = str(tiny_llama_dir)
+    width = Session(settings).ctx.runtime(model).shape.d_mlp
+    assert _all_units(open_store(settings.db_url()), settings, model, 1, None) == f"0:{width}"
+    bad = call_cli("label", "--model", model, "--layer", "1", "--units", "all", "--plan", "everything")
+    assert_clean_error(bad, "plan")

@@ -137,11 +137,14 @@ def label_command(
     sae: Annotated[
         str | None, typer.Option("--sae", help="Label this registered SAE's latents instead (autointerp sae list).")
     ] = None,
-    units: Annotated[str | None, typer.Option("--units", help="START:STOP (STOP excluded) or one index.")] = None,
+    units: Annotated[str | None, typer.Option("--units", help="START:STOP (STOP excluded), one index, or all.")] = None,
     agent: Annotated[str | None, typer.Option("--agent", help="builtin, openai:<model> or anthropic:<model>.")] = None,
     executor: ExecutorOpt = "local",
     budget: Annotated[int, typer.Option("--budget", min=1, max=1000, help="Tool calls per unit.")] = 24,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1000, help="Corpus tokens of the cache.")] = 100_000,
+    plan: Annotated[
+        str, typer.Option("--plan", help="layer: shared experiments run once per layer; unit: each unit runs its own.")
+    ] = "layer",
     job_id: Annotated[int | None, typer.Option("--job", help="Resume job ID (else: same params, same job).")] = None,
     new: Annotated[bool, typer.Option("--new", help="Start a new job even if one has these params.")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="With celery: wait and show progress.")] = True,
@@ -168,6 +171,8 @@ def label_command(
     if job_id is None:
         if model is None or (layer is None and sae is None) or units is None:
             raise InputError("give --model, --layer (or --sae NAME) and --units (or --job ID to resume a job)")
+        if units.strip().lower() == "all":
+            units = _all_units(engine, settings, model, layer, sae)
         params = validate_params(
             "label",
             {
@@ -178,6 +183,7 @@ def label_command(
                 "agent": agent or Settings().llm,
                 "budget": budget,
                 "max_tokens": max_tokens,
+                "plan": plan,
             },
         )
     else:
@@ -204,6 +210,20 @@ def label_command(
     emit(result, json_path, lambda c: _render_job(c, view, items))
     if view.status == "failed":
         raise typer.Exit(1)
+
+
+def _all_units(engine: Any, settings: Any, model: str, layer: int | None, sae: str | None) -> str:
+    """``--units all``: every neuron of the layer's MLP, or every latent of the SAE."""
+    from autointerp.cli.common import open_runtime
+
+    runtime = open_runtime(model, settings)
+    if sae is None:
+        return f"0:{runtime.shape.d_mlp}"
+    from tools.sae.registry import sae_layer
+
+    target = runtime.resolve(f"L{sae_layer(engine, model, sae)}.sae[{sae}]")
+    assert target.sae is not None
+    return f"0:{target.sae.sae.shape.d_sae}"
 
 
 def _check_units(params: Any, settings: Any) -> None:
