@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -513,8 +514,9 @@ class Survey:
         return out
 
 
+@lru_cache(maxsize=1)
 def survey() -> Survey:
-    """The word survey (`survey_words`, ``SURVEY_PER_TEXT`` to a sentence)."""
+    """The word survey (`survey_words`, ``SURVEY_PER_TEXT`` to a sentence); built once per process."""
     words = survey_words()
     groups = [words[i : i + SURVEY_PER_TEXT] for i in range(0, len(words), SURVEY_PER_TEXT)]
     built = [survey_text(group) for group in groups]

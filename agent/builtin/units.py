@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from agent.builtin.protocol import (
@@ -198,8 +199,8 @@ class UnitPolicy(Policy):
         if not isinstance(shared, dict):
             return False
         try:
-            rows = read_unit(str(shared["run"]), int(shared["column"]))
-            self.survey = survey().scores(rows)
+            rows, scores = _unit_survey(str(shared["run"]), int(shared["column"]))
+            self.survey = dict(scores)
         except (InputError, KeyError, TypeError, ValueError) as exc:
             self.errors.append(f"shared survey: {exc}")
             return False
@@ -377,6 +378,14 @@ class UnitPolicy(Policy):
         )
 
     # ------------------------------------------------------------------ chat
+
+
+@lru_cache(maxsize=8)
+def _unit_survey(run: str, column: int) -> tuple[list[tuple[list[str], list[float]]], dict[str, float]]:
+    """A unit's rows of a shared survey run and its word scores: read once per process, not on every
+    replay of the policy (the driver replays it from the start at each step)."""
+    rows = read_unit(run, column)
+    return rows, survey().scores(rows)
 
 
 def _results(outcome: Outcome) -> list[dict[str, Any]]:
