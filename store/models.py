@@ -22,10 +22,10 @@ from __future__ import annotations
 import enum
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic import Field as PydanticField
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
@@ -532,6 +532,15 @@ class StoredSuite(SQLModel, table=True):
 _SHA256 = r"^[0-9a-f]{64}$"
 
 
+def _fspath(value: object) -> object:
+    """A ``pathlib.Path`` (or any ``os.PathLike``) as its string form; anything else unchanged."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+PathText = Annotated[str, BeforeValidator(_fspath)]
+"""A path stored as text: a ``pathlib.Path`` is accepted and stored as its string form."""
+
+
 class _Boundary(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -601,15 +610,9 @@ class ExemplarCacheCreate(_Boundary):
     ctx_len: int = PydanticField(gt=0)
     n_tokens: int = PydanticField(gt=0)
     k: int = PydanticField(gt=0)
-    path: str = PydanticField(min_length=1)
+    path: PathText = PydanticField(min_length=1)
     digest: str = PydanticField(pattern=_SHA256)
     status: CacheStatus = CacheStatus.complete
-
-    @field_validator("path", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: object) -> object:
-        """Accept a ``pathlib.Path`` (or any ``os.PathLike``) and store its string form."""
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 class ExemplarCacheRead(_Read):
@@ -678,16 +681,10 @@ class SAERecordCreate(_Boundary):
     k: int | None = PydanticField(default=None, gt=0)
     digest: str = PydanticField(pattern=_SHA256)
     weights_digest: str = PydanticField(pattern=_SHA256)
-    path: str = PydanticField(min_length=1)
-    source_path: str = PydanticField(min_length=1)
+    path: PathText = PydanticField(min_length=1)
+    source_path: PathText = PydanticField(min_length=1)
     cfg: dict[str, Any] = PydanticField(default_factory=dict)
     metrics: Any = None
-
-    @field_validator("path", "source_path", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: object) -> object:
-        """Accept a ``pathlib.Path`` (or any ``os.PathLike``) and store its string form."""
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 class SAERecordRead(_Read):
@@ -828,15 +825,9 @@ class HDProbeRecordCreate(_Boundary):
     hidden: int = PydanticField(gt=0)
     n_concepts: int = PydanticField(gt=0)
     seed: int = PydanticField(ge=0)
-    path: str = PydanticField(min_length=1)
+    path: PathText = PydanticField(min_length=1)
     digest: str = PydanticField(pattern=_SHA256)
     metrics: Any = None
-
-    @field_validator("path", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: object) -> object:
-        """Accept a ``pathlib.Path`` (or any ``os.PathLike``) and store its string form."""
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 class HDProbeRecordRead(_Read):

@@ -12,6 +12,7 @@ from tools.sae.registry import store_sae_source
 
 JSON_HELP = "Write the result as JSON to PATH ('-' for stdout)."
 DB_HELP = "Database URL (default: AUTOINTERP_DB, else SQLite in the cache home)."
+JOB_EXECUTOR_HELP = "local (here) or celery (a job on the workers; returns its id)."
 MODEL_HELP = "Embedded name (smollm2-135m), a local HF folder, a .gguf file, or a hub id."
 
 

@@ -14,7 +14,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autointerp.cli.common import DB_HELP, JSON_HELP, MODEL_HELP, open_runtime, settings_from, store_for
+from autointerp.cli.common import (
+    DB_HELP,
+    JOB_EXECUTOR_HELP,
+    JSON_HELP,
+    MODEL_HELP,
+    open_runtime,
+    settings_from,
+    store_for,
+)
 from autointerp.cli.output import emit
 from store.models import HDProbeRecordRead
 
@@ -70,9 +78,7 @@ def hdprobe_train(
     restart: Annotated[
         bool, typer.Option("--restart", help="Ignore a checkpoint or finished run of this spec.")
     ] = False,
-    executor: Annotated[
-        str, typer.Option("--executor", help="local (here) or celery (a job on the workers; returns its id).")
-    ] = "local",
+    executor: Annotated[str, typer.Option("--executor", help=JOB_EXECUTOR_HELP)] = "local",
     json_path: JsonOpt = None,
     db: DbOpt = None,
 ) -> None:

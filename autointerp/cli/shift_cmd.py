@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autointerp.cli.common import DB_HELP, JSON_HELP, MODEL_HELP, settings_from, store_for
+from autointerp.cli.common import DB_HELP, JOB_EXECUTOR_HELP, JSON_HELP, MODEL_HELP, settings_from, store_for
 from autointerp.cli.output import emit
 from store.errors import InputError
 from store.repo import get_job
@@ -61,9 +61,7 @@ def shift_command(
     cache_tokens: Annotated[
         int, typer.Option("--cache-tokens", help="Corpus tokens of the SAE's exemplar cache, if the judge builds it.")
     ] = 100_000,
-    executor: Annotated[
-        str, typer.Option("--executor", help="local (here) or celery (a job on the workers; returns its id).")
-    ] = "local",
+    executor: Annotated[str, typer.Option("--executor", help=JOB_EXECUTOR_HELP)] = "local",
     json_path: JsonOpt = None,
     db: DbOpt = None,
 ) -> None:
