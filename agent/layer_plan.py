@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from agent.builtin.unit_hypotheses import SURVEY_PER_TEXT, survey
+from agent.builtin.unit_hypotheses import SURVEY_PER_TEXT, shared_survey, survey
 from store.errors import InputError
 from store.investigations import add_experiment, create_investigation, find_keyed_experiment, update_investigation
 from store.models import InvestigationStatus, SubjectKind
@@ -37,7 +37,7 @@ from store.repo import get_or_create_subject
 from store.settings import Settings
 from tools.exemplars.service import register_model
 from tools.runtime.model_runtime import ModelRuntime
-from tools.shared_runs.site_texts import capture_site_texts, read_meta, read_unit
+from tools.shared_runs.site_texts import capture_site_texts, read_meta
 
 log = logging.getLogger("autointerp.agent")
 
@@ -140,7 +140,7 @@ def attach_shared_survey(
     cannot read the run (a worker that does not share the home that holds it): the investigation then
     runs its own survey."""
     try:
-        scores = survey().scores(read_unit(shared.run, column))
+        _, scores = shared_survey(shared.run, column)
     except InputError as exc:
         log.warning("the shared survey of %s cannot be read here (%s); %s runs its own", shared.site, exc, unit)
         return None

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from agent.builtin.protocol import fmt
 from agent.builtin.words import CATEGORY_NOUNS, distinct, vocabulary
 from store.datafiles import load_data
+from tools.shared_runs.site_texts import read_unit
 from tools.simulation.words import key_of, word_span
 
 # --------------------------------------------------------------------------------------------------
@@ -521,6 +522,15 @@ def survey() -> Survey:
     groups = [words[i : i + SURVEY_PER_TEXT] for i in range(0, len(words), SURVEY_PER_TEXT)]
     built = [survey_text(group) for group in groups]
     return Survey(groups, [text for text, _ in built], [spans for _, spans in built])
+
+
+@lru_cache(maxsize=8)
+def shared_survey(run: str, column: int) -> tuple[list[tuple[list[str], list[float]]], dict[str, float]]:
+    """Unit ``column``'s rows of the survey run once for its whole layer (``tools.shared_runs``, folder
+    ``run``) and its word scores: read once per process, by the layer planner that attaches the run to
+    an investigation and by the policy (which the driver replays from the start at every step)."""
+    rows = read_unit(run, column)
+    return rows, survey().scores(rows)
 
 
 def concept_hypothesis(survey: dict[str, float], top_max: float | None, contexts: list[Context]) -> Hypothesis | None:

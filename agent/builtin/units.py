@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from agent.builtin.protocol import (
@@ -50,12 +49,12 @@ from agent.builtin.unit_hypotheses import (
     propose,
     quote,
     score,
+    shared_survey,
     survey,
     weighted_shares,
 )
 from agent.builtin.unit_simulators import Observation, unit_simulator
 from store.errors import InputError
-from tools.shared_runs.site_texts import read_unit
 
 __all__ = ["EXEMPLARS_PER_QUANTILE", "SURVEY_BATCH", "SURVEY_PER_TEXT", "UnitPolicy"]
 
@@ -199,7 +198,7 @@ class UnitPolicy(Policy):
         if not isinstance(shared, dict):
             return False
         try:
-            rows, scores = _unit_survey(str(shared["run"]), int(shared["column"]))
+            rows, scores = shared_survey(str(shared["run"]), int(shared["column"]))
             self.survey = dict(scores)
         except (InputError, KeyError, TypeError, ValueError) as exc:
             self.errors.append(f"shared survey: {exc}")
@@ -378,14 +377,6 @@ class UnitPolicy(Policy):
         )
 
     # ------------------------------------------------------------------ chat
-
-
-@lru_cache(maxsize=8)
-def _unit_survey(run: str, column: int) -> tuple[list[tuple[list[str], list[float]]], dict[str, float]]:
-    """A unit's rows of a shared survey run and its word scores: read once per process, not on every
-    replay of the policy (the driver replays it from the start at each step)."""
-    rows = read_unit(run, column)
-    return rows, survey().scores(rows)
 
 
 def _results(outcome: Outcome) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ import json
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from store.errors import InputError
 from tools.simulation.words import key_of
@@ -50,19 +50,19 @@ def _keyed(weights: dict[str, float]) -> dict[str, float]:
     return out
 
 
+Weights = Annotated[dict[str, float], AfterValidator(_keyed)]
+"""Word (or token) → value, keyed as simulators compare words (``key_of``; the largest value when two
+spellings share a key); every value finite."""
+
+
 class TokenRule(BaseModel):
     """Token weights: word (or token) → activation."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["tokens"] = "tokens"
-    weights: dict[str, float] = Field(min_length=1, max_length=MAX_WORDS)
+    weights: Weights = Field(min_length=1, max_length=MAX_WORDS)
     match: Literal["word", "token"] = "word"
-
-    @field_validator("weights")
-    @classmethod
-    def _keys(cls, value: dict[str, float]) -> dict[str, float]:
-        return _keyed(value)
 
 
 class AfterRule(BaseModel):
@@ -71,13 +71,8 @@ class AfterRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["after"] = "after"
-    words: dict[str, float] = Field(min_length=1, max_length=MAX_WORDS)
+    words: Weights = Field(min_length=1, max_length=MAX_WORDS)
     within: int = Field(1, ge=1, le=64)
-
-    @field_validator("words")
-    @classmethod
-    def _keys(cls, value: dict[str, float]) -> dict[str, float]:
-        return _keyed(value)
 
 
 class TableRule(BaseModel):
@@ -86,14 +81,9 @@ class TableRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["table"] = "table"
-    tokens: dict[str, float] = Field(default_factory=dict, max_length=MAX_WORDS)
-    pairs: dict[str, dict[str, float]] = Field(default_factory=dict, max_length=MAX_WORDS)
+    tokens: Weights = Field(default_factory=dict, max_length=MAX_WORDS)
+    pairs: dict[str, Weights] = Field(default_factory=dict, max_length=MAX_WORDS)
     default: float = Field(0.0, allow_inf_nan=False)
-
-    @field_validator("tokens")
-    @classmethod
-    def _keys(cls, value: dict[str, float]) -> dict[str, float]:
-        return _keyed(value)
 
     @field_validator("pairs")
     @classmethod
@@ -102,7 +92,7 @@ class TableRule(BaseModel):
             raise ValueError(f"a table holds at most {MAX_PAIRS} pairs")
         out: dict[str, dict[str, float]] = {}
         for token, before in value.items():
-            out.setdefault(key_of(token), {}).update(_keyed(before))
+            out.setdefault(key_of(token), {}).update(before)  # each ``before`` is keyed already
         return out
 
 
