@@ -26,6 +26,16 @@ def free_port() -> int:
         return port
 
 
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process, killing it when it does not exit within 30 s, and reap it."""
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 @contextmanager
 def served(home: Path, env: dict[str, str] | None = None, timeout: float = 120) -> Iterator[str]:
     """Run ``autointerp serve`` on a free port with ``home`` and the key `KEY`; yield its base URL.
@@ -66,10 +76,5 @@ def served(home: Path, env: dict[str, str] | None = None, timeout: float = 120) 
                 time.sleep(0.2)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
         log.close()

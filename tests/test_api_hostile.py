@@ -35,6 +35,7 @@ from autointerp.api import create_app
 from store.errors import ConfigError
 from store.settings import Settings
 from tests.cli_helpers import cli_json
+from tests.serve_helpers import free_port, stop
 
 KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -385,13 +386,6 @@ def test_the_body_limit_is_configurable(
         create_app(Settings(home=home, db=sqlite_url), api_key=KEY)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _memory_mb(pid: int) -> dict[str, float]:
     """The process's resident memory now (VmRSS) and at its peak so far (VmHWM), in MiB."""
     values = {}
@@ -453,7 +447,7 @@ def test_a_real_server_refuses_50_mb_bodies_without_holding_them(tmp_path: Path)
     below (24 MB) leave room for allocator noise and are still a quarter of one body.
     """
     home = tmp_path / "home"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "AUTOINTERP_API_KEY": KEY, "AUTOINTERP_HOME": str(home)}
     env.pop("AUTOINTERP_DB", None)
     env.pop("AUTOINTERP_API_MAX_BODY_BYTES", None)
@@ -495,12 +489,7 @@ def test_a_real_server_refuses_50_mb_bodies_without_holding_them(tmp_path: Path)
         assert after["VmHWM"] - before["VmHWM"] < 24, (before, after)
         assert after["VmRSS"] - before["VmRSS"] < 24, (before, after)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 # --------------------------------------------------------------------------------------- formulas

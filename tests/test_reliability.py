@@ -27,19 +27,13 @@ from sqlmodel import select
 from store.db import open_store, session
 from store.models import Explanation, Investigation, JobItem, JobStatus
 from store.settings import Settings
+from tests.serve_helpers import free_port
 from workers.jobs import job_view
 from workers.service_jobs import submit_service_job
 
 pytestmark = pytest.mark.services
 
 ROOT = Path(__file__).parent.parent
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def service_env(home: Path, db_url: str, broker: str) -> dict[str, str]:

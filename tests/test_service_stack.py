@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from autointerp.api.config import ApiSettings
 from autointerp.cli.main import app as cli_app
 from store.db import open_store
 from store.settings import Settings
+from tests.serve_helpers import free_port
 from workers.watch_settings import WatchSettings
 
 ROOT = Path(__file__).parent.parent
@@ -120,12 +120,6 @@ def test_compose_environment_is_what_the_code_reads() -> None:
 # ------------------------------------------------------------------------------- native processes
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
     return subprocess.Popen(
@@ -167,7 +161,7 @@ def stack(tmp_path: Path, pg_url: str) -> Iterator[tuple[str, dict[str, str], Pa
         "TRANSFORMERS_VERBOSITY": "error",
     }
     open_store(pg_url)  # the migrate service's job
-    port = _free_port()
+    port = free_port()
     logs = tmp_path / "logs"
     logs.mkdir()
     host = f"{uuid.uuid4().hex[:8]}"
