@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 #: The key the served API demands.
 KEY = "test-key-0123456789"
@@ -24,6 +25,15 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def sse_events(text: str) -> list[tuple[str, Any]]:
+    """The (event, data) pairs of a server-sent-events body (``POST /chat/{thread}``), data as JSON."""
+    events = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        events.append((fields["event"], json.loads(fields["data"])))
+    return events
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

@@ -15,6 +15,7 @@ from autointerp.api import create_app
 from autointerp.cli.main import main
 from store.errors import ConfigError
 from store.settings import Settings
+from tests.serve_helpers import sse_events
 
 KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -43,14 +44,6 @@ def _client(home: Path, db: str) -> Iterator[TestClient]:
 def client(home: Path, sqlite_url: str) -> Iterator[TestClient]:
     """The API on a fresh SQLite store."""
     yield from _client(home, sqlite_url)
-
-
-def _sse(text: str) -> list[tuple[str, Any]]:
-    events = []
-    for block in text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        events.append((fields["event"], json.loads(fields["data"])))
-    return events
 
 
 def _wait_investigation(client: TestClient, investigation_id: int, timeout: float = 120) -> dict[str, Any]:
@@ -217,7 +210,7 @@ def test_chat_streams_steps_as_server_sent_events(client: TestClient, suite: Pat
     )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
-    events = _sse(response.text)
+    events = sse_events(response.text)
     names = [name for name, _ in events]
     assert names[0] == "thread" and names[-1] == "done" and "reply" in names
     assert "error" not in names
@@ -225,7 +218,7 @@ def test_chat_streams_steps_as_server_sent_events(client: TestClient, suite: Pat
     assert "tool" in steps and "explanation" in steps
     thread = events[0][1]["id"]
 
-    again = _sse(client.post(f"/chat/{thread}", json={"message": "what is f(10)?"}, headers=AUTH).text)
+    again = sse_events(client.post(f"/chat/{thread}", json={"message": "what is f(10)?"}, headers=AUTH).text)
     assert again[0] == ("thread", {"id": thread})
     reply = next(data["text"] for name, data in again if name == "reply")
     assert reply

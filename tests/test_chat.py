@@ -38,6 +38,7 @@ from store.models import SubjectKind
 from store.repo import get_or_create_subject
 from store.settings import Settings
 from tests.cli_helpers import call_cli, cli_json
+from tests.serve_helpers import sse_events
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "test-key-0123456789"
@@ -197,14 +198,6 @@ def test_revised_explanations_are_new_versions(sqlite_url: str) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def _sse(text: str) -> list[tuple[str, Any]]:
-    events = []
-    for block in text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        events.append((fields["event"], json.loads(fields["data"])))
-    return events
-
-
 @pytest.fixture
 def client(home: Path) -> Iterator[TestClient]:
     """The API on the home's default SQLite store."""
@@ -215,7 +208,7 @@ def client(home: Path) -> Iterator[TestClient]:
 def _api_turn(client: TestClient, thread: str, body: dict[str, Any]) -> tuple[int, str, list[dict[str, Any]]]:
     response = client.post(f"/chat/{thread}", json=body, headers=AUTH)
     assert response.status_code == 200, response.text
-    events = _sse(response.text)
+    events = sse_events(response.text)
     assert "error" not in [name for name, _ in events], events
     replies = [data["text"] for name, data in events if name == "reply"]
     assert len(replies) == 1
