@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import random
 import string
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -581,23 +581,18 @@ def _affix_guesses(inputs: Sequence[str], outputs: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _order(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def order_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Most informative pairs first (long, varied inputs), so wrong candidates are rejected early."""
     return sorted(pairs, key=lambda p: (-len(set(p[0])), -len(p[0]), p[0]))
 
 
-@functools.lru_cache(maxsize=64)
-def _search(pairs: tuple[tuple[str, str], ...], limit: int) -> tuple[Program, ...]:
-    ordered = _order(list(pairs))
-    src = [a for a, _ in ordered]
-    dst = [b for _, b in ordered]
-    found: list[Program] = []
-    if src == dst:
-        found.append(Program(()))
-    for p in solve(src, dst):
-        found.append(Program((p,)))
-    seen: set[tuple[str, ...]] = {tuple(src)}
-    for first in inner_candidates(src, dst):
+def distinct_intermediates(
+    firsts: Iterable[Prim], src: Sequence[str], seen: set[tuple[str, ...]]
+) -> Iterator[tuple[Prim, tuple[str, ...]]]:
+    """Each first step of a two-step program with its outputs on ``src``, leaving out a step that fails
+    on an input or whose outputs are already in ``seen`` (which it updates): a second step is then
+    solved once per distinct intermediate."""
+    for first in firsts:
         try:
             mid = tuple(first.fn(a) for a in src)
         except Exception:
@@ -605,8 +600,21 @@ def _search(pairs: tuple[tuple[str, str], ...], limit: int) -> tuple[Program, ..
         if mid in seen:
             continue
         seen.add(mid)
-        for second in solve(mid, dst):
-            found.append(Program((first, second)))
+        yield first, mid
+
+
+@functools.lru_cache(maxsize=64)
+def _search(pairs: tuple[tuple[str, str], ...], limit: int) -> tuple[Program, ...]:
+    ordered = order_pairs(pairs)
+    src = [a for a, _ in ordered]
+    dst = [b for _, b in ordered]
+    found: list[Program] = []
+    if src == dst:
+        found.append(Program(()))
+    for p in solve(src, dst):
+        found.append(Program((p,)))
+    for first, mid in distinct_intermediates(inner_candidates(src, dst), src, {tuple(src)}):
+        found += [Program((first, second)) for second in solve(mid, dst)]
     return cheapest_distinct(found, limit)
 
 

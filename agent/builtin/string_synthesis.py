@@ -20,7 +20,7 @@ Candidates are deduplicated by behaviour on the probe pool and ranked by cost (c
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from agent.builtin.string_maps import (
@@ -37,6 +37,8 @@ from agent.builtin.string_programs import (
     Prim,
     Program,
     cheapest_distinct,
+    distinct_intermediates,
+    order_pairs,
     prim,
     search_programs,
     solve,
@@ -268,39 +270,20 @@ def _compositions(pairs: Pairs) -> list[Program]:
     dst = [b for _, b in pairs]
     out: list[Program] = []
     seen: set[tuple[str, ...]] = {tuple(src)}
-    for first in fixed_steps():
-        if first.name.startswith("num_") and first.params:
-            continue  # a number placed beside the string: rarely followed by another step
-        try:
-            mid = tuple(first.fn(a) for a in src)
-        except Exception:
-            continue
-        if mid in seen:
-            continue
-        seen.add(mid)
+    # a number placed beside the string is rarely followed by another step
+    fixed = (f for f in fixed_steps() if not (f.name.startswith("num_") and f.params))
+    for first, mid in distinct_intermediates(fixed, src, seen):
         out += [Program((first, second)) for second in solve(mid, dst)]
-    for name in PLAIN[:_COMPOSE_PLAIN]:
-        first = prim(name)
-        try:
-            mid = tuple(first.fn(a) for a in src)
-        except Exception:
-            continue
-        if mid in seen:
-            continue
-        seen.add(mid)
+    for first, mid in distinct_intermediates((prim(n) for n in PLAIN[:_COMPOSE_PLAIN]), src, seen):
         mid_pairs = list(zip(mid, dst, strict=True))
         seconds = masked_ops(mid_pairs) + index_shifts(mid_pairs) + feature_shifts(mid_pairs) + char_table(mid_pairs)
         out += [Program((first, second)) for second in seconds]
     return out
 
 
-def _order(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    return sorted(pairs, key=lambda p: (-len(set(p[0])), -len(p[0]), p[0]))
-
-
 @functools.lru_cache(maxsize=64)
 def _synthesize(pairs: tuple[tuple[str, str], ...], limit: int) -> tuple[Program, ...]:
-    ordered = _order(pairs)
+    ordered = order_pairs(pairs)
     found = [Program((s,)) for s in _singles(ordered)] + _per_word(ordered)
     if not found:
         found = _compositions(ordered)
