@@ -120,7 +120,10 @@ class WorkerState:
             return self._local
 
     def session(self, app: Celery) -> Session:
-        """The agent session: tools in-process on a gpu worker, through the gpu queue otherwise."""
+        """The agent session: tools in-process on a gpu worker, through the gpu queue otherwise (made
+        once per process; later calls return it)."""
+        if self._session is not None:
+            return self._session
         ctx = self.ctx()
         executor: Executor
         if GPU_QUEUE in self.queues:
@@ -174,22 +177,26 @@ def register_tasks(app: Celery, state: WorkerState) -> None:
         except StoreError as exc:
             raise _retry_on_store_error(self, exc, f"label_prepare job {job_id}") from exc
 
+    def claim_and_label(task: Task, item_id: int) -> str:
+        """`run_item` for this worker: the task's id is the claim's owner; attempts and staleness from
+        the settings."""
+        return run_item(
+            state.session(task.app),
+            item_id,
+            owner=str(task.request.id),
+            max_attempts=state.settings.max_attempts,
+            stale_after=float(state.settings.visibility_timeout),
+        )
+
     @app.task(name=TaskNames.label_chunk, bind=True, ignore_result=True, shared=False)
     def label_chunk(self: Task, job_id: int, item_ids: list[int]) -> dict[str, int]:
         """Claim and explain each unit of a chunk in turn (see ``label_unit``); a failed try of one unit
         is sent again as its own ``label_unit``, the others go on. A store that cannot be reached retries
         the chunk: units already labeled are skipped by their claims."""
         counts: dict[str, int] = {}
-        session = state.session(self.app)
         for item_id in item_ids:
             try:
-                outcome = run_item(
-                    session,
-                    item_id,
-                    owner=str(self.request.id),
-                    max_attempts=state.settings.max_attempts,
-                    stale_after=float(state.settings.visibility_timeout),
-                )
+                outcome = claim_and_label(self, item_id)
             except StoreError as exc:
                 raise _retry_on_store_error(self, exc, f"label_chunk job {job_id}") from exc
             except RetryItem as exc:
@@ -204,13 +211,7 @@ def register_tasks(app: Celery, state: WorkerState) -> None:
     def label_unit(self: Task, job_id: int, item_id: int) -> str:
         """Claim one unit of a label job and explain it (exactly once; see workers/claims.py)."""
         try:
-            outcome = run_item(
-                state.session(self.app),
-                item_id,
-                owner=str(self.request.id),
-                max_attempts=state.settings.max_attempts,
-                stale_after=float(state.settings.visibility_timeout),
-            )
+            outcome = claim_and_label(self, item_id)
         except StoreError as exc:
             raise _retry_on_store_error(self, exc, f"label_unit job {job_id} item {item_id}") from exc
         except RetryItem as exc:
