@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -130,7 +131,9 @@ class Investigator:
         """Explicit recursion limit: a few graph steps per allowed tool call, plus slack."""
         return 4 * self.budget.tool_calls + 30
 
+    @cached_property
     def _bound_model(self) -> Any:
+        """The chat model with the tools bound (their JSON schemas are built once per investigation run)."""
         schemas = [spec.openai_schema() for spec in (self.executor.registry.get(n) for n in self.tools)]
         return self.model.bind_tools(schemas + internal_tool_schemas())
 
@@ -168,7 +171,7 @@ class Investigator:
         if reason and not state.get("budget_warned"):
             new.append(note_message(BUDGET_NOTE.format(reason=reason), Note.budget_spent))
             update["budget_warned"] = True
-        reply = self._bound_model().invoke(list(state.get("messages", [])) + new)
+        reply = self._bound_model.invoke(list(state.get("messages", [])) + new)
         if not isinstance(reply, AIMessage):
             reply = AIMessage(content=str(getattr(reply, "content", reply)))
         # add_messages merges messages by id; provider ids may repeat (stubs, some servers), ours never do

@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from agent.backends.factory import llm_chat_model
-from agent.checkpoints import open_checkpointer
+from agent.checkpoints import open_checkpointer, prune_thread
 from agent.graph import Budget, Investigator
-from agent.layer_plan import SharedSurvey, attach_shared_survey
+from agent.layer_plan import LayerPlan, attach_layer_plan
 from agent.prompts import load_prompt
 from store.db import open_store
 from store.errors import ConfigError, InputError
@@ -196,11 +196,11 @@ class Session:
         budget: Budget,
         *,
         job_id: int | None = None,
-        shared: SharedSurvey | None = None,
+        shared: LayerPlan | None = None,
     ) -> tuple[int, list[Any]]:
         """Validate the subject, then store it and a new investigation (of job ``job_id`` when given);
-        return its id and first messages. ``shared``: the layer planner's survey of the unit's site,
-        recorded as an experiment of the investigation and named in its first message."""
+        return its id and first messages. ``shared``: the layer planner's shared runs of the unit's site,
+        each recorded as an experiment of the investigation and named in its first message."""
         info = resolve_subject(subject, model, self.ctx)
         model_id = None
         if info.model is not None:
@@ -220,7 +220,7 @@ class Session:
         if shared is not None and info.model is not None:
             target = self.ctx.runtime(info.model).resolve(info.address)
             if target.container == shared.site and target.index is not None:
-                attached = attach_shared_survey(self.engine, row.id, shared, info.address, target.index)
+                attached = attach_layer_plan(self.engine, row.id, shared, info.address, target.index)
                 if attached is not None:
                     note = {"payload": attached[0], "note": attached[1]}
                     update_investigation(self.engine, row.id, budget={**(row.budget or {}), "shared": note})
@@ -231,6 +231,16 @@ class Session:
         """The compiled graph with this store's checkpointer."""
         with open_checkpointer(self.settings) as saver:
             yield investigator.build(saver)
+
+    def prune_checkpoints(self, investigation_id: int) -> int:
+        """Drop the history of the investigation's LangGraph thread, keeping its latest checkpoint (all
+        that resuming or chatting on it reads); return how many checkpoints were deleted
+        (`agent.checkpoints.prune_thread`). Call it once the investigation is finished."""
+        thread_id = get_investigation(self.engine, investigation_id).thread_id
+        if thread_id is None:
+            return 0
+        with open_checkpointer(self.settings) as saver:
+            return prune_thread(saver, thread_id)
 
     def run(
         self,

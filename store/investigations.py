@@ -47,6 +47,17 @@ def get_investigation(engine: Engine, investigation_id: int) -> Investigation:
     return row
 
 
+def find_latest_investigation(engine: Engine, subject_id: int, backend: str) -> Investigation | None:
+    """The newest investigation of the subject run by ``backend`` (e.g. the layer planner's), or None."""
+    with session(engine) as db:
+        query = (
+            select(Investigation)
+            .where(Investigation.subject_id == subject_id, Investigation.backend == backend)
+            .order_by(col(Investigation.id).desc())
+        )
+        return db.exec(query).first()
+
+
 def find_subject(engine: Engine, subject_id: int) -> Subject | None:
     """The subject with this id (an investigation's ``subject_id``), if any."""
     with session(engine) as db:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     device: torch device models run on (``cpu`` unless asked otherwise).
     dtype:  torch dtype models run in (``float32`` unless asked otherwise).
     llm:    the agent's brain: ``builtin`` (no LLM), ``openai:<model>`` or ``anthropic:<model>``.
+    results: folder where tool results are kept for reuse by identical calls (default ``<home>/results``).
+    site_cache_mb: memory (MiB) each loaded model keeps whole-site activations of texts it ran in, so
+            units of one layer asking for the same text share a forward pass (0: off).
 
     Workers (Celery, workers/):
 
@@ -69,6 +72,8 @@ class Settings(BaseSettings):
     device: str = "cpu"
     dtype: str = "float32"
     llm: str = "builtin"
+    results: Path | None = None
+    site_cache_mb: int = Field(256, ge=0)
     broker_url: str = "redis://127.0.0.1:6379/0"
     result_backend: str | None = None
     broker_prefix: str = ""
@@ -106,6 +111,10 @@ class Settings(BaseSettings):
                 f"({self.task_time_limit}s), or a task still running would be delivered to a second worker"
             )
         return self
+
+    def results_dir(self) -> Path:
+        """Where tool results are kept for reuse (``results``, default ``<home>/results``)."""
+        return self.results or self.home / "results"
 
     def backend_url(self) -> str:
         """Where Celery keeps task results (the broker's Redis unless ``result_backend`` is set)."""

@@ -517,8 +517,11 @@ def test_label_job_over_latents_locally(home: Path, tiny_llama_dir: Path, tmp_pa
     record = cli_json("show", str(out["units"][0]["investigation_id"]))
     [exemplars] = [e for e in record["experiments"] if e["tool"] == "exemplars"]
     assert record["explanation"] and exemplars["args"]["subject"] == "L1.sae[res1].3"
-    [shared] = [e for e in record["experiments"] if e["args"].get("shared_experiment")]  # the layer plan's survey
+    [shared] = [e for e in record["experiments"] if e["call_id"] == "shared-survey"]  # the layer plan's survey
     assert shared["args"]["subject"] == "L1.sae[res1].3" and shared["id"] in record["explanation"]["evidence"]
+    [ablation] = [e for e in record["experiments"] if e["call_id"] == "shared-ablation"]  # and its ablation effects
+    assert ablation["args"]["targets"] == ["L1.sae[res1].3"] and ablation["tool"] == "ablate"
+    assert ablation["result_summary"]["result"]["units"] == 32
     from sqlmodel import select
 
     from store.db import session

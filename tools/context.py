@@ -43,6 +43,7 @@ class ModelCache:
                 self._entries.move_to_end(key)
                 return self._entries[key]
         runtime = ModelRuntime(load_model(key, self.settings, self.files))
+        runtime.site_texts.max_bytes = self.settings.site_cache_mb * 2**20
         with self._lock:
             self._entries[key] = runtime
             self._entries.move_to_end(key)

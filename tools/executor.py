@@ -167,7 +167,7 @@ class LocalExecutor:
         self.registry = registry
         self.ctx = ctx or ToolContext()
         if cache is True:
-            self.cache: ResultCache | None = ResultCache(self.ctx.settings.home / "results")
+            self.cache: ResultCache | None = ResultCache(self.ctx.settings.results_dir())
         else:
             self.cache = cache or None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autointerp-tool")

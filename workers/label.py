@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from agent.graph import Budget
-from agent.layer_plan import ensure_shared_survey
+from agent.layer_plan import ensure_layer_plan
 from agent.runner import Session, make_brain
 from evals.scoring.simulation import METRICS, held_out_site, simulation_score
 from store.db import open_store
@@ -38,6 +38,7 @@ from store.settings import Settings
 from tools.context import ToolContext
 from tools.executor import Executor
 from tools.exemplars.service import build_site_cache
+from workers import local_pool
 from workers.claims import (
     Claim,
     claim_item,
@@ -66,6 +67,7 @@ __all__ = [
     "find_orphan",
     "item_ids",
     "label_item",
+    "label_items",
     "prepare_label_job",
     "run_item",
     "run_label_job_locally",
@@ -133,7 +135,7 @@ def prepare_label_job(ctx: ToolContext, engine: Engine, job_id: int, *, progress
         runtime.resolve(keys[-1])  # AddressError names the valid range
         build_site_cache(runtime, engine, ctx.settings, params.site, max_tokens=params.max_tokens, progress=progress)
         if params.plan == "layer":
-            ensure_shared_survey(engine, runtime, ctx.settings, keys[0], progress=progress)
+            ensure_layer_plan(engine, runtime, ctx.settings, keys[0], progress=progress)
     except StoreError:
         raise
     except AutointerpError as exc:
@@ -182,12 +184,18 @@ def label_item(session: Session, params: LabelJobParams, claim: Claim[JobItem]) 
                 log.warning("cannot continue investigation %s (%s); starting a new one", earlier, exc)
                 result = session.result(earlier)
         if result.explanation is not None:
+            try:  # the finished thread's history is not needed; failing to drop it must not fail the unit
+                session.prune_checkpoints(result.investigation_id)
+            except Exception as exc:
+                log.warning(
+                    "cannot prune the checkpoints of investigation %s: %s", result.investigation_id, one_line(exc)
+                )
             scores = score_unit(session, params.model, key, result.investigation_id)
             return _unit_result(result.investigation_id, result.explanation.model_dump(), scores)
     budget = Budget(tool_calls=params.budget, seconds=params.seconds)
     shared = None
     if params.plan == "layer":  # found again (prepare ran it), or run here when a sweeper skipped prepare
-        shared = ensure_shared_survey(engine, session.ctx.runtime(params.model), session.settings, key)
+        shared = ensure_layer_plan(engine, session.ctx.runtime(params.model), session.settings, key)
     investigation_id, first = session.create(
         key, params.model, params.agent, budget, job_id=claim.job_id, shared=shared
     )
@@ -196,6 +204,10 @@ def label_item(session: Session, params: LabelJobParams, claim: Claim[JobItem]) 
     result = session.run(investigation_id, brain, first)
     if result.explanation is None:
         raise RuntimeError(f"the investigation of {key} wrote no explanation")
+    try:  # as above: only the latest checkpoint is kept, and a failure to prune is only logged
+        session.prune_checkpoints(investigation_id)
+    except Exception as exc:
+        log.warning("cannot prune the checkpoints of investigation %s: %s", investigation_id, one_line(exc))
     scores = score_unit(session, params.model, key, investigation_id)
     return _unit_result(investigation_id, result.explanation.model_dump(), scores)
 
@@ -279,6 +291,27 @@ def enqueue_label_job(settings: Settings, job_id: int) -> None:
     create_app(settings).send_task(TaskNames.label_prepare, args=[job_id])
 
 
+def label_items(
+    session: Session,
+    item_ids: Sequence[int],
+    *,
+    owner: str,
+    max_attempts: int,
+    on_item: Callable[[int, str], None] | None = None,
+) -> None:
+    """Label the items one after the other in this process (a failed try is retried at once, until
+    the item's attempts are used up); ``on_item(item_id, outcome)`` after each."""
+    for item_id in item_ids:
+        while True:
+            try:
+                outcome = run_item(session, item_id, owner=owner, max_attempts=max_attempts, stale_after=0.0)
+                break
+            except RetryItem as exc:
+                log.warning("retrying %s", exc)
+        if on_item is not None:
+            on_item(item_id, outcome)
+
+
 def run_label_job_locally(
     settings: Settings,
     job_id: int,
@@ -286,9 +319,12 @@ def run_label_job_locally(
     progress: bool = True,
     executor: Executor | None = None,
     on_item: Callable[[str, str], None] | None = None,
+    processes: int = 1,
 ) -> JobView:
-    """Run a label job to its end in this process (tools on ``executor``, in-process by default).
+    """Run a label job to its end on this machine (tools on ``executor``, in-process by default).
 
+    ``processes`` > 1 labels the units in that many local processes at once (``workers.local_pool``;
+    only with the in-process executor); ``on_item`` then hears only of this process's units.
     A local run takes over items a crashed earlier run left ``running``; do not run a job locally
     while workers are running it.
     """
@@ -297,30 +333,44 @@ def run_label_job_locally(
     if not prepare_label_job(session.ctx, engine, job_id, progress=progress):
         return job_view(engine, job_id)
     owner = f"local-{uuid.uuid4().hex}"
-    items = unfinished_items(engine, job_id)
+    keys = {item.id: item.key for item in unfinished_items(engine, job_id) if item.id is not None}
     view = job_view(engine, job_id)
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=view.progress.total, initial=view.progress.done, unit="unit", desc=f"job {job_id}")
+
+    def tick() -> None:
+        if bar is not None:
+            bar.n = job_view(engine, job_id).progress.done
+            bar.refresh()
+
+    def done(item_id: int, outcome: str) -> None:
+        if on_item is not None:
+            on_item(keys[item_id], outcome)
+        tick()
+
+    parts = local_pool.shares(list(keys), processes if executor is None else 1)
     try:
-        for item in items:
-            assert item.id is not None
-            while True:
-                try:
-                    outcome = run_item(
-                        session, item.id, owner=owner, max_attempts=settings.max_attempts, stale_after=0.0
-                    )
-                    break
-                except RetryItem as exc:
-                    log.warning("retrying %s", exc)
-            if on_item is not None:
-                on_item(item.key, outcome)
-            if bar is not None:
-                bar.update(1)
+        if len(parts) > 1:
+            import torch
+
+            threads = torch.get_num_threads()
+            children = local_pool.start_children(settings, parts[1:], local_pool.torch_threads(len(parts)))
+            torch.set_num_threads(local_pool.torch_threads(len(parts)))
+            try:
+                label_items(session, parts[0], owner=owner, max_attempts=settings.max_attempts, on_item=done)
+                local_pool.wait_for(children, tick)
+            finally:
+                torch.set_num_threads(threads)
+            left = [i.id for i in unfinished_items(engine, job_id) if i.id is not None]  # a child died
+            label_items(session, left, owner=owner, max_attempts=settings.max_attempts, on_item=done)
+        else:
+            label_items(session, list(keys), owner=owner, max_attempts=settings.max_attempts, on_item=done)
     finally:
         if bar is not None:
+            tick()
             bar.close()
     return refresh_job(engine, job_id)
 

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from agent.builtin.unit_hypotheses import Context, Hypothesis, mean
 from tools.simulation.spec import AfterRule, ConceptRule, SimulatorSpec, TableRule, TokenRule
-from tools.simulation.words import key_of
+from tools.simulation.words import key_of, token_keys
 
 PRIOR = 1.0
 """Pseudo observations at the typical value (a token) or at the token's value (a pair)."""
@@ -56,8 +56,9 @@ def fit_table(observations: Sequence[Observation]) -> TableRule | None:
     for tokens, acts in observations:
         if len(tokens) != len(acts) or tuple(tokens) in seen:  # an exemplar may be both top and in a quantile
             continue
-        seen.add(tuple(tokens))
-        keys = [key_of(t) for t in tokens]
+        row = tuple(tokens)
+        seen.add(row)
+        keys = token_keys(row)
         for i in range(1, len(keys)):
             singles.setdefault(keys[i], []).append(acts[i])
             pairs.setdefault((keys[i - 1], keys[i]), []).append(acts[i])

@@ -13,7 +13,9 @@
    activation on the hypothesised word; of a negative, the largest anywhere. The separation (AUC:
    how often a positive beats a negative) decides support; every test is recorded as evidence.
 5. ``unit_logits`` (what the unit writes) and, budget permitting, a zero ``ablate`` on the best
-   hypothesis's positives (loss): causal evidence.
+   hypothesis's positives (loss): causal evidence. In a layer plan both the survey (2.) and the
+   ablation come from the planner's shared runs (``agent.layer_plan``): the unit's column of each,
+   the ablation an estimate on fixed corpus passages for every unit of the layer at once.
 6. The explanation: the best-separated hypothesis, with examples, the test numbers, secondary words,
    the promoted tokens; confidence from the separation. Its ``code`` is an executable simulator (a
    declarative ``tools.simulation`` spec built by ``agent.builtin.unit_simulators``: a token table
@@ -55,6 +57,7 @@ from agent.builtin.unit_hypotheses import (
 )
 from agent.builtin.unit_simulators import Observation, unit_simulator
 from store.errors import InputError
+from tools.shared_runs.site_effects import read_unit_effect
 
 __all__ = ["EXEMPLARS_PER_QUANTILE", "SURVEY_BATCH", "SURVEY_PER_TEXT", "UnitPolicy"]
 
@@ -79,6 +82,7 @@ class UnitPolicy(Policy):
         self.suppressed: list[str] = []
         self.logits_id: int | None = None
         self.ablation: tuple[float, int | None] | None = None
+        self.ablation_sentence = ""
         self.errors: list[str] = []
         self.survey: dict[str, float] = {}
         self.survey_ids: list[int] = []
@@ -123,7 +127,9 @@ class UnitPolicy(Policy):
             )
             self._absorb_logits(logits)
         chosen = self._chosen()
-        if chosen is not None and chosen.supported and self.remaining() >= 2 and self.task.can("ablate"):
+        if self._shared_ablation():
+            pass  # the layer planner estimated every unit's ablation effect at once
+        elif chosen is not None and chosen.supported and self.remaining() >= 2 and self.task.can("ablate"):
             texts = [p.text for p in chosen.positives]
             args = self._model_args()
             subject = args.pop("subject")
@@ -135,6 +141,9 @@ class UnitPolicy(Policy):
                 effect = ablated.result.get("mean_effect")
                 if isinstance(effect, int | float):
                     self.ablation = (float(effect), ablated.experiment_id)
+                    self.ablation_sentence = (
+                        f"Zero-ablating it changes the loss on the positive texts by {effect:+.4f} nats."
+                    )
                     if (
                         chosen.hypothesis_id is not None
                         and ablated.experiment_id is not None
@@ -206,6 +215,26 @@ class UnitPolicy(Policy):
         self.observations.extend(rows)
         if isinstance(shared.get("experiment_id"), int):
             self.survey_ids = [shared["experiment_id"]]
+        return True
+
+    def _shared_ablation(self) -> bool:
+        """Read the unit's ablation effect the layer planner estimated for the whole layer
+        (``task.shared["ablation"]``); False when there is none or it cannot be read."""
+        shared = self.task.shared.get("ablation")
+        if not isinstance(shared, dict):
+            return False
+        try:
+            effect = read_unit_effect(str(shared["run"]), int(shared["column"]))
+        except (InputError, KeyError, TypeError, ValueError) as exc:
+            self.errors.append(f"shared ablation: {exc}")
+            return False
+        experiment = shared.get("experiment_id")
+        self.ablation = (effect.mean_effect, experiment if isinstance(experiment, int) else None)
+        self.ablation_sentence = (
+            f"Zeroing it changes the loss on {effect.texts} corpus passages by {effect.mean_effect:+.2g} nats on "
+            f"average (at most {effect.max_effect:+.2g} on one; an attribution estimate for the whole layer, rank "
+            f"{effect.rank} of {effect.units})."
+        )
         return True
 
     def _survey(self) -> SubRun:
@@ -355,9 +384,8 @@ class UnitPolicy(Policy):
             if self.suppressed:
                 sentences[-1] += f" and suppresses {', '.join(repr(t) for t in self.suppressed[:4])}"
             sentences[-1] += "."
-        if self.ablation is not None:
-            effect, _ = self.ablation
-            sentences.append(f"Zero-ablating it changes the loss on the positive texts by {effect:+.4f} nats.")
+        if self.ablation_sentence:
+            sentences.append(self.ablation_sentence)
         confidence = _confidence(chosen, self.top_max)
         evidence = [*self.exemplar_ids, *self.survey_ids]  # the simulator's table is fitted to both
         for h in self.hypotheses:

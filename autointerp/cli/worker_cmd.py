@@ -145,6 +145,13 @@ def label_command(
     plan: Annotated[
         str, typer.Option("--plan", help="layer: shared experiments run once per layer; unit: each unit runs its own.")
     ] = "layer",
+    processes: Annotated[
+        str,
+        typer.Option(
+            "--processes",
+            help="Local processes labeling at once: a number, or auto (one per core, at least 64 units each).",
+        ),
+    ] = "auto",
     job_id: Annotated[int | None, typer.Option("--job", help="Resume job ID (else: same params, same job).")] = None,
     new: Annotated[bool, typer.Option("--new", help="Start a new job even if one has these params.")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="With celery: wait and show progress.")] = True,
@@ -192,6 +199,7 @@ def label_command(
         except Exception as exc:
             raise InputError(f"no label job with id {job_id}; `autointerp jobs list` shows the jobs") from exc
     params = fill_sae_layer(engine, params)
+    count = _processes(processes, len(params.keys()))
     if executor == "local":
         _check_units(params, settings)  # bad units: one line, exit 2, nothing stored
     found, created = find_or_create_label_job(engine, params, job_id=job_id, new=new)
@@ -199,7 +207,9 @@ def label_command(
     if not quiet:
         err_console.print(f"[dim]{'new' if created else 'resuming'} job {found} ({len(params.keys())} units)[/dim]")
     if executor == "local":
-        run_label_job_locally(settings, found, progress=not quiet)
+        if count > 1 and not quiet:
+            err_console.print(f"[dim]labeling in {count} local processes[/dim]")
+        run_label_job_locally(settings, found, progress=not quiet, processes=count)
     else:
         enqueue_label_job(settings, found)
         if wait:
@@ -210,6 +220,18 @@ def label_command(
     emit(result, json_path, lambda c: _render_job(c, view, items))
     if view.status == "failed":
         raise typer.Exit(1)
+
+
+def _processes(value: str, n_units: int) -> int:
+    """``--processes``: a number from 1 to 64, or ``auto`` (`workers.local_pool.auto_processes`)."""
+    from workers.local_pool import auto_processes
+
+    text = value.strip().lower()
+    if text == "auto":
+        return auto_processes(n_units)
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise InputError(f"--processes must be a number from 1 to 64 or auto, not {value!r}")
+    return min(int(text), max(1, n_units))
 
 
 def _all_units(engine: Any, settings: Any, model: str, layer: int | None, sae: str | None) -> str:

@@ -7,9 +7,16 @@ and the held-out text of the simulation scores is captured before the clock star
 jobs over the same neurons, each in its own store (so nothing of one is reused by the other), run to
 the end in this process:
 
-1. ``plan=unit``: every investigation runs its own experiments (the word survey included);
-2. ``plan=layer``: ``agent.layer_plan`` runs the word survey once for the whole layer (timed as part
-   of this job) and every investigation reads its unit's column of it.
+1. ``plan=unit``: every investigation runs its own experiments (the word survey and a zero
+   ablation included), each with its own forward passes: the runtime's site cache is off
+   (``site_cache_mb=0``), so nothing is shared between units;
+2. ``plan=layer``: ``agent.layer_plan`` runs the word survey and the ablation-effect estimates once
+   for the whole layer (timed as part of this job), every investigation reads its unit's column of
+   them, and units whose hypothesis tests use the same texts share their forward passes (the
+   runtime's site cache, on by default).
+
+Each plan keeps its tool results in its own folder (``Settings.results``), so neither reuses the
+other's results.
 
 Prints units/hour of each and their ratio (the planner's speed-up), and the quality of the
 explanations on the same units: the mean simulation correlations (top+random, random-only) and the
@@ -25,12 +32,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
+from agent.layer_plan import ABLATION_TOOL, SURVEY_TOOL
 from agent.runner import Session
 from evals.scoring.simulation import held_out_site
 from store.db import open_store, session
-from store.models import JobItem
+from store.models import Experiment, JobItem
 from store.settings import Settings
 from tools.exemplars.service import build_site_cache
 from tools.runtime.embedded import EMBEDDED_NAME
@@ -42,6 +50,12 @@ def _results(settings: Settings, job_id: int) -> dict[str, dict[str, Any]]:
     with session(open_store(settings.db_url())) as db:
         items = db.exec(select(JobItem).where(JobItem.job_id == job_id)).all()
     return {i.key: dict(i.result or {}) for i in items}
+
+
+def _shared_seconds(settings: Settings) -> float:
+    with session(open_store(settings.db_url())) as db:
+        rows = db.exec(select(Experiment).where(col(Experiment.tool).in_([SURVEY_TOOL, ABLATION_TOOL]))).all()
+    return sum(r.seconds for r in rows)
 
 
 def _mean(values: list[float]) -> float:
@@ -74,7 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         rows: dict[str, dict[str, dict[str, Any]]] = {}
         seconds: dict[str, float] = {}
         for plan in ("unit", "layer"):
-            settings = Settings(home=home, db=f"sqlite:///{Path(tmp) / f'{plan}.db'}")
+            settings = Settings(
+                home=home,
+                db=f"sqlite:///{Path(tmp) / f'{plan}.db'}",
+                results=Path(tmp) / f"{plan}-results",
+                site_cache_mb=0 if plan == "unit" else Settings().site_cache_mb,
+            )
             started = time.perf_counter()
             params = {"model": model, "layer": args.layer, "units": f"{args.start}:{args.start + args.units}"}
             params |= {"budget": args.budget, "max_tokens": args.max_tokens, "plan": plan}
@@ -83,7 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             seconds[plan] = time.perf_counter() - started
             rows[plan] = results
             rate = 3600 * len(results) / seconds[plan]
-            print(f"plan={plan}: {len(results)} units in {seconds[plan]:.1f}s = {rate:.0f} units/hour", flush=True)
+            shared = _shared_seconds(settings)
+            print(
+                f"plan={plan}: {len(results)} units in {seconds[plan]:.1f}s = {rate:.0f} units/hour"
+                + (f" (of which the shared runs {shared:.1f}s)" if shared else ""),
+                flush=True,
+            )
     speedup = seconds["unit"] / seconds["layer"]
     print(f"layer planner speed-up (units/hour, same units, same run): {speedup:.2f}x")
     keys = sorted(set(rows["unit"]) & set(rows["layer"]))

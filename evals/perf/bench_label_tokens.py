@@ -25,7 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.builtin.unit_hypotheses import survey
 from agent.graph import Budget
-from agent.layer_plan import ensure_shared_survey
+from agent.layer_plan import ensure_layer_plan
 from agent.runner import Session
 from store.settings import Settings
 from tools.runtime.embedded import EMBEDDED_NAME
@@ -88,14 +88,15 @@ def main(argv: list[str] | None = None) -> int:
                 unit = f"L{args.layer}.mlp.{index}"
                 shared = None
                 if plan == "layer":
-                    shared = ensure_shared_survey(run.engine, run.ctx.runtime(model), settings, unit)
+                    shared = ensure_layer_plan(run.engine, run.ctx.runtime(model), settings, unit)
                 investigation_id, first = run.create(
                     unit, model, "openai:scripted", Budget(tool_calls=8), shared=shared
                 )
                 brain = SurveyingLLM(messages=iter([]), subject=unit, model_name=model)
                 result = run.run(investigation_id, brain, first)
                 tokens.append(result.tokens)
-                calls.append(result.experiments - (1 if shared is not None else 0))  # not the shared survey's row
+                own = 0 if shared is None else 1 + (shared.ablation is not None)  # the shared runs' rows are not calls
+                calls.append(result.experiments - own)
             print(
                 f"plan={plan}: {statistics.fmean(tokens):,.0f} input tokens per unit (chars/4), "
                 f"{statistics.fmean(calls):.1f} tool calls per unit ({args.units} units)",

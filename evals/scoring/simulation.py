@@ -87,19 +87,21 @@ class HeldOutSite:
         return HeldOutUnit(self.tokens, self.acts[:, :, index].tolist())
 
 
-_SITES: dict[tuple[int, str, int, int], HeldOutSite] = {}
+_SITES: dict[tuple[str, str, str, int, int], HeldOutSite] = {}
 
 
 def held_out_site(runtime: ModelRuntime, unit: str, *, tokens: int = 32_768, ctx_len: int = 64) -> HeldOutSite:
     """The held-out contexts of the site (or SAE) that holds ``unit``, with every unit's activations.
 
-    Captured once per runtime and site (the last two sites are kept in memory, float32: 512 × 64 ×
-    1,536 values, 200 MB, for an MLP layer of the embedded model). ``unit`` must be a scalar unit.
+    Captured once per process, model weights (and SAE weights) and site (the last two sites are kept in
+    memory, float32: 512 × 64 × 1,536 values, 200 MB, for an MLP layer of the embedded model). ``unit``
+    must be a scalar unit.
     """
     target = runtime.resolve(unit)
     if not target.is_unit_scalar:
         raise InputError(f"{unit} is not a scalar unit: simulation scores need one activation per token")
-    key = (id(runtime), target.container, tokens, ctx_len)
+    sae = target.sae.digest if target.sae is not None else ""
+    key = (runtime.loaded.digest, sae, target.container, tokens, ctx_len)
     if key not in _SITES:
         corpus = load_corpus(f"builtin:seed={HELD_OUT_SEED}")
         windows = list(iter_windows(corpus, runtime.loaded.tokenizer, ctx_len, tokens))

@@ -15,7 +15,7 @@ from store.repo import find_exemplar_cache, record_exemplar_cache, upsert_model_
 from store.settings import Settings
 from tools.corpus.sources import load_corpus
 from tools.exemplars.cache import CacheSpec, Exemplar, ExemplarCache, build_exemplar_cache, cache_path, scoring_skip
-from tools.runtime.digests import sha256_file
+from tools.runtime.digests import sha256_file_cached
 from tools.runtime.loading import LoadedModel
 from tools.runtime.model_runtime import ModelRuntime
 from tools.schemas import CacheBuildResult, ExemplarOut, ExemplarsResult, QuantileOut
@@ -137,7 +137,7 @@ def open_site_cache(
     path = Path(row.path)
     if not path.is_file():
         raise CacheError(f"exemplar cache file {path} for {site} is gone; rebuild it with `{rebuild}`")
-    if sha256_file(path) != row.digest:
+    if sha256_file_cached(path) != row.digest:
         raise CacheError(f"exemplar cache file {path} does not match its recorded digest; rebuild it with `{rebuild}`")
     cache = ExemplarCache(path)
     if cache.spec.sae_digest != sae_digest:

@@ -35,6 +35,7 @@ from tools.runtime.interventions import Intervention, apply_op, patch_values, se
 from tools.runtime.latents import SAE_SITES, AttachedSAE, apply_latent_change, encode, latent_slice, weights_digest
 from tools.runtime.loading import LoadedModel
 from tools.runtime.sae import SparseAutoencoder
+from tools.runtime.site_text_cache import SiteTextCache
 
 LogitsMode = Literal["none", "last", "all"]
 #: Seconds between two calls of a runtime's ``sae_source`` (how soon a newly registered SAE is seen).
@@ -110,6 +111,7 @@ class ModelRuntime:
         self.sae_source: Callable[[ModelRuntime], None] | None = None
         self.sae_errors: dict[str, str] = {}  # registered SAEs sae_source could not attach, by name
         self._sae_checked = float("-inf")
+        self.site_texts = SiteTextCache()  # whole-site activations of texts run here (tools.runtime.queries)
 
     # ----------------------------------------------------------------- SAEs
     def attach_sae(

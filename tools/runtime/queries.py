@@ -5,7 +5,7 @@ from __future__ import annotations
 from store.errors import AddressError
 from tools.runtime.addresses import all_sites
 from tools.runtime.loading import LoadedModel
-from tools.runtime.model_runtime import ModelRuntime
+from tools.runtime.model_runtime import ModelRuntime, Target
 from tools.schemas import ActivationsResult, ModelInfo
 
 
@@ -39,12 +39,41 @@ def unit_series(runtime: ModelRuntime, unit: str, texts: list[str]) -> tuple[str
     if target.index is None and target.site.kind != "head":
         layer = unit.strip().split(".")[0]
         raise AddressError(f"{unit} is a whole site, not a unit; name one coordinate, e.g. {layer}.mlp.0")
+    if target.index is not None:
+        return target.address, *_from_site(runtime, target, target.index, texts)
     result = runtime.run(texts, [target.address])
     series = []
     for values in result.captures[target.address]:
         flat = values.norm(dim=-1) if values.ndim == 2 else values
         series.append([float(v) for v in flat.float()])
     return target.address, result.tokens, series
+
+
+def _from_site(
+    runtime: ModelRuntime, target: Target, index: int, texts: list[str]
+) -> tuple[list[list[int]], list[list[float]]]:
+    """A unit's values on ``texts`` read from its whole site's activations: texts this runtime ran at the
+    site before come from its `SiteTextCache`, the others run together in one batched pass (every unit
+    of the site captured, so a later unit of the same site finds them too)."""
+    site = target.container
+    digest = target.sae.digest if target.sae is not None else ""
+    cache = runtime.site_texts
+    found = {text: cache.get(site, digest, text) for text in dict.fromkeys(texts)}
+    missing = [text for text, entry in found.items() if entry is None]
+    if missing:
+        result = runtime.run(missing, [site])
+        for text, ids, values in zip(missing, result.tokens, result.captures[site], strict=True):
+            kept = values.float().clone()
+            found[text] = (ids, kept)
+            cache.put(site, digest, text, ids, kept)
+    ids_out: list[list[int]] = []
+    values_out: list[list[float]] = []
+    for text in texts:
+        stored = found[text]
+        assert stored is not None
+        ids_out.append(list(stored[0]))
+        values_out.append(stored[1][:, index].tolist())
+    return ids_out, values_out
 
 
 def unit_activations(runtime: ModelRuntime, unit: str, text: str) -> ActivationsResult:

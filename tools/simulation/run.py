@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from store.errors import InputError
 from tools.functions.sandbox import SandboxLimits, run_function
 from tools.simulation.spec import AfterRule, ConceptRule, SimulatorSpec, TableRule, TokenRule, is_spec, parse_spec
-from tools.simulation.words import key_of, word_index
+from tools.simulation.words import key_of, token_keys, word_index_of
 
 SANDBOX_LIMITS = SandboxLimits(timeout_s=60.0, max_output_chars=100_000)
 """Limits of one sandboxed simulator run (a batch of contexts)."""
@@ -37,7 +37,7 @@ def simulate(code: str, contexts: Sequence[list[str]], *, limits: SandboxLimits 
 
 def run_spec(spec: SimulatorSpec, contexts: Sequence[list[str]]) -> list[list[float]]:
     """Interpret a declarative spec on each context."""
-    indexed = [word_index(tokens) for tokens in contexts]
+    indexed = [word_index_of(tuple(tokens)) for tokens in contexts]
     per_rule = [_rule_values(rule, contexts, indexed) for rule in spec.rules]
     out: list[list[float]] = []
     for c, tokens in enumerate(contexts):
@@ -81,7 +81,7 @@ def _rule_values(
 
 
 def _table(rule: TableRule, tokens: list[str]) -> list[float | None]:
-    keys = [key_of(t) for t in tokens]
+    keys = token_keys(tuple(tokens))
     row: list[float | None] = []
     for i, key in enumerate(keys):
         before = rule.pairs.get(key)

@@ -4,6 +4,8 @@ exemplars with the same rules, so the words its simulators name are the words si
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 
 def joins(left: str, right: str) -> bool:
     """Whether ``right`` continues the word ``left`` ends (no space between, letters on both sides)."""
@@ -42,3 +44,16 @@ def word_index(tokens: list[str]) -> tuple[list[str], list[int]]:
                 owner[j] = len(keys) - 1
         i = end + 1
     return keys, owner
+
+
+@lru_cache(maxsize=16384)
+def token_keys(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """`key_of` of each token of a text, remembered per text: every unit of a layer is simulated on the
+    same held-out contexts and fitted on the same survey sentences, so each text is keyed once."""
+    return tuple(key_of(t) for t in tokens)
+
+
+@lru_cache(maxsize=16384)
+def word_index_of(tokens: tuple[str, ...]) -> tuple[list[str], list[int]]:
+    """`word_index` of a text, remembered per text (as `token_keys`); callers must not change the lists."""
+    return word_index(list(tokens))
