@@ -68,6 +68,7 @@ __all__ = [
     "item_ids",
     "label_item",
     "label_items",
+    "label_share",
     "prepare_label_job",
     "run_item",
     "run_label_job_locally",
@@ -312,6 +313,15 @@ def label_items(
             on_item(item_id, outcome)
 
 
+def label_share(settings_json: str, item_ids: list[int], threads: int) -> None:
+    """A local child process's work (``workers.local_pool``): label the items of its share."""
+    import torch
+
+    torch.set_num_threads(threads)
+    settings = Settings.model_validate_json(settings_json)
+    label_items(Session(settings), item_ids, owner=f"local-{uuid.uuid4().hex}", max_attempts=settings.max_attempts)
+
+
 def run_label_job_locally(
     settings: Settings,
     job_id: int,
@@ -357,7 +367,7 @@ def run_label_job_locally(
             import torch
 
             threads = torch.get_num_threads()
-            children = local_pool.start_children(settings, parts[1:], local_pool.torch_threads(len(parts)))
+            children = local_pool.start_children(label_share, settings, parts[1:], local_pool.torch_threads(len(parts)))
             torch.set_num_threads(local_pool.torch_threads(len(parts)))
             try:
                 label_items(session, parts[0], owner=owner, max_attempts=settings.max_attempts, on_item=done)

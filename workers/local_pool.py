@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from multiprocessing.process import BaseProcess
 
@@ -44,24 +43,15 @@ def shares(item_ids: Sequence[int], processes: int) -> list[list[int]]:
     return [list(item_ids[i::processes]) for i in range(processes) if item_ids[i::processes]]
 
 
-def label_share(settings_json: str, item_ids: list[int], threads: int) -> None:
-    """A child process's work: label the items of its share, one after the other."""
-    import torch
-
-    from agent.runner import Session
-    from workers.label import label_items
-
-    torch.set_num_threads(threads)
-    settings = Settings.model_validate_json(settings_json)
-    label_items(Session(settings), item_ids, owner=f"local-{uuid.uuid4().hex}", max_attempts=settings.max_attempts)
-
-
-def start_children(settings: Settings, parts: Sequence[list[int]], threads: int) -> list[BaseProcess]:
-    """Start one child process per share in ``parts``."""
+def start_children(
+    target: Callable[[str, list[int], int], None], settings: Settings, parts: Sequence[list[int]], threads: int
+) -> list[BaseProcess]:
+    """Start one child process per share in ``parts``, each running ``target(settings as JSON, its
+    share's item ids, its torch threads)`` (a module-level function: ``spawn`` pickles it by name)."""
     context = multiprocessing.get_context("spawn")
     children: list[BaseProcess] = []
     for part in parts:
-        child = context.Process(target=label_share, args=(settings.model_dump_json(), part, threads), daemon=True)
+        child = context.Process(target=target, args=(settings.model_dump_json(), part, threads), daemon=True)
         child.start()
         children.append(child)
     return children

@@ -15,50 +15,19 @@ forward per unit, to check the estimate.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from tools.effects.ablation import measure
 from tools.effects.metrics import MetricFn, MetricSpec
+from tools.patching.attribution import keep_site
 from tools.runtime.interventions import Intervention
 from tools.runtime.model_runtime import ModelRuntime
 
 BATCH = 8
 """Texts per forward-and-backward pass (memory grows with it: activations are kept for the backward)."""
-
-
-@contextmanager
-def _grad_capture(runtime: ModelRuntime, site_address: str, store: list[torch.Tensor]) -> Iterator[None]:
-    """Hooks that keep the tensor at ``site_address``'s hook point (in the graph) and make the input
-    embeddings a grad leaf, so the weights stay frozen."""
-    target = runtime.resolve(site_address)
-    point = runtime.loaded.adapter.hook_point(target.site)
-    with ExitStack() as stack:
-        if point.kind == "pre":
-
-            def pre(mod: nn.Module, args: tuple[Any, ...]) -> None:
-                store.append(args[0])
-
-            stack.callback(point.module.register_forward_pre_hook(pre).remove)
-        else:
-
-            def post(mod: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
-                value = output[0] if isinstance(output, tuple) else output
-                store.append(value)
-                # a copy goes on, so a later in-place add cannot change the kept tensor
-                return (value.clone(), *output[1:]) if isinstance(output, tuple) else value.clone()
-
-            stack.callback(point.module.register_forward_hook(post).remove)
-
-        def leaf(mod: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
-            return output.detach().requires_grad_(True)
-
-        stack.callback(runtime.loaded.model.get_input_embeddings().register_forward_hook(leaf).remove)
-        yield
 
 
 def _text_losses(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -88,7 +57,7 @@ def zero_ablation_estimates(
         chunk = token_lists[start : start + batch]
         input_ids, mask = runtime.pad(chunk)
         kept: list[torch.Tensor] = []
-        with _grad_capture(runtime, address, kept), torch.enable_grad():
+        with keep_site(runtime.loaded, target.site, kept), torch.enable_grad():
             logits = runtime.loaded.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
             loss = _text_losses(logits, input_ids, mask)
             (grad,) = torch.autograd.grad(loss.sum(), [kept[0]])

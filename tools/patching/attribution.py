@@ -139,24 +139,12 @@ def _attribution_pass(
     return attr, lds[:count], lds[count:]
 
 
-def site_gradient(
-    loaded: LoadedModel,
-    ids: Sequence[Sequence[int]],
-    site: Site,
-    targets: Sequence[int],
-    foils: Sequence[int],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One site's activations, the gradient of each row's logit difference with respect to them, and
-    the logit differences: ``(act [rows, T, width], grad [rows, T, width], ld [rows])``.
-
-    Prompts must all have one length T. What SAE-latent attribution patching reads
-    (``tools.patching.latents``): the gradient with respect to a latent is ``grad · W_dec[j]``.
-    """
-    device = next(loaded.model.parameters()).device
-    batch = torch.tensor([list(x) for x in ids], dtype=torch.long, device=device)
-    store: list[torch.Tensor] = []
+@contextmanager
+def keep_site(loaded: LoadedModel, site: Site, store: list[torch.Tensor]) -> Iterator[None]:
+    """Hooks that append the tensor at ``site``'s hook point to ``store``, inside the autograd graph,
+    and make the input embeddings a grad leaf (so the weights stay frozen): differentiate with respect
+    to ``store[0]`` under ``torch.enable_grad()``."""
     point = loaded.adapter.hook_point(site)
-    cols = loaded.adapter.site_slice(site) or slice(None)
     with ExitStack() as stack:
         if point.kind == "pre":
 
@@ -175,10 +163,30 @@ def site_gradient(
             return output.detach().requires_grad_(True)
 
         stack.callback(loaded.model.get_input_embeddings().register_forward_hook(leaf).remove)
-        with torch.enable_grad():
-            lds = _logit_diffs(
-                loaded, batch, torch.tensor(list(targets), device=device), torch.tensor(list(foils), device=device)
-            )
-            (grad,) = torch.autograd.grad(lds.sum(), [store[0]])
+        yield
+
+
+def site_gradient(
+    loaded: LoadedModel,
+    ids: Sequence[Sequence[int]],
+    site: Site,
+    targets: Sequence[int],
+    foils: Sequence[int],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One site's activations, the gradient of each row's logit difference with respect to them, and
+    the logit differences: ``(act [rows, T, width], grad [rows, T, width], ld [rows])``.
+
+    Prompts must all have one length T. What SAE-latent attribution patching reads
+    (``tools.patching.latents``): the gradient with respect to a latent is ``grad · W_dec[j]``.
+    """
+    device = next(loaded.model.parameters()).device
+    batch = torch.tensor([list(x) for x in ids], dtype=torch.long, device=device)
+    store: list[torch.Tensor] = []
+    cols = loaded.adapter.site_slice(site) or slice(None)
+    with keep_site(loaded, site, store), torch.enable_grad():
+        lds = _logit_diffs(
+            loaded, batch, torch.tensor(list(targets), device=device), torch.tensor(list(foils), device=device)
+        )
+        (grad,) = torch.autograd.grad(lds.sum(), [store[0]])
     act = store[0].detach()[..., cols].float()
     return act, grad[..., cols].float(), lds.detach().float()
