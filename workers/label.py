@@ -185,12 +185,7 @@ def label_item(session: Session, params: LabelJobParams, claim: Claim[JobItem]) 
                 log.warning("cannot continue investigation %s (%s); starting a new one", earlier, exc)
                 result = session.result(earlier)
         if result.explanation is not None:
-            try:  # the finished thread's history is not needed; failing to drop it must not fail the unit
-                session.prune_checkpoints(result.investigation_id)
-            except Exception as exc:
-                log.warning(
-                    "cannot prune the checkpoints of investigation %s: %s", result.investigation_id, one_line(exc)
-                )
+            _prune(session, result.investigation_id)
             scores = score_unit(session, params.model, key, result.investigation_id)
             return _unit_result(result.investigation_id, result.explanation.model_dump(), scores)
     budget = Budget(tool_calls=params.budget, seconds=params.seconds)
@@ -205,12 +200,18 @@ def label_item(session: Session, params: LabelJobParams, claim: Claim[JobItem]) 
     result = session.run(investigation_id, brain, first)
     if result.explanation is None:
         raise RuntimeError(f"the investigation of {key} wrote no explanation")
-    try:  # as above: only the latest checkpoint is kept, and a failure to prune is only logged
+    _prune(session, investigation_id)
+    scores = score_unit(session, params.model, key, investigation_id)
+    return _unit_result(investigation_id, result.explanation.model_dump(), scores)
+
+
+def _prune(session: Session, investigation_id: int) -> None:
+    """Keep only the latest checkpoint of a finished unit's thread; a failure to prune is only logged
+    (the history is not needed, and the unit is labeled either way)."""
+    try:
         session.prune_checkpoints(investigation_id)
     except Exception as exc:
         log.warning("cannot prune the checkpoints of investigation %s: %s", investigation_id, one_line(exc))
-    scores = score_unit(session, params.model, key, investigation_id)
-    return _unit_result(investigation_id, result.explanation.model_dump(), scores)
 
 
 def score_unit(session: Session, model: str, key: str, investigation_id: int) -> dict[str, float]:
